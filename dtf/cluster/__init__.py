@@ -1,0 +1,1 @@
+"""The Dask fleet: a local scheduler and hardware-tagged workers that dtf starts and stops."""

@@ -1,0 +1,68 @@
+"""The one error tree dtf raises; adapters translate third-party errors into it."""
+
+from __future__ import annotations
+
+
+class DtfError(Exception):
+    """Base of every error dtf reports to a user: the message is meant to be read as is."""
+
+    exit_code = 2
+
+
+class SpecError(DtfError):
+    """A campaign file is missing, unparsable or invalid; names file, line and field."""
+
+    def __init__(
+        self, source: str, message: str, line: int | None = None, field: str | None = None
+    ):
+        self.source = source
+        self.line = line
+        self.field = field
+        where = source if line is None else f"{source}:{line}"
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+class PlanError(DtfError):
+    """The campaign cannot be planned (cycle, unknown dependency, empty selection)."""
+
+
+class PlacementError(PlanError):
+    """A shard needs hardware that no worker of the live fleet offers."""
+
+
+class DiscoveryError(DtfError):
+    """Collecting the tests of a suite failed before any test could be listed."""
+
+
+class StoreError(DtfError):
+    """The results store cannot be opened, migrated, read or written."""
+
+
+class ServiceError(DtfError):
+    """A service dtf manages or needs (Prefect server, Dask cluster) is unreachable or failed."""
+
+
+class ServerError(ServiceError):
+    """The Prefect server could not be started or reached."""
+
+
+class ClusterError(ServiceError):
+    """The Dask scheduler or its workers could not be started or reached."""
+
+
+class InfrastructureError(DtfError):
+    """A fault of the machinery, not of the tests: worker lost, harness failure, checkout failure.
+
+    Only these enter the recovery ladder; a red test is a result, never an exception.
+    """
+
+    def __init__(self, message: str, error_class: str = "infrastructure"):
+        self.error_class = error_class
+        super().__init__(message)
+
+
+class CampaignFailed(DtfError):
+    """The campaign ran to completion and its verdict is 'failed'."""
+
+    exit_code = 1

@@ -1,0 +1,71 @@
+"""Turns a campaign spec and its collected tests into a Manifest; pure, deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from dtf.errors import PlanError
+from dtf.planning.dag import suite_levels
+from dtf.planning.manifest import Manifest, SuitePlan
+from dtf.planning.placement import hardware_class
+from dtf.planning.shards import CollectedTest, Shard, plan_suite_shards
+from dtf.spec.models import Campaign, Limits
+
+
+def plan_campaign(
+    spec: Campaign,
+    collected: Mapping[str, Sequence[str]],
+    *,
+    history: Mapping[str, Mapping[str, float]],
+    run_id: str,
+    rootdir: str,
+    python: str,
+    limits: Mapping[str, float] | None = None,
+) -> Manifest:
+    """Shard every suite; `collected` and `history` are keyed by suite name.
+
+    `limits` overrides the campaign's limits for every suite (the CLI's timeout flags).
+    """
+    levels = suite_levels(spec.suites)
+    if not any(collected.get(s.name) for s in spec.suites):
+        raise PlanError(f"campaign '{spec.name}' selects no tests in any suite")
+    suites: dict[str, SuitePlan] = {}
+    shards: list[Shard] = []
+    for suite in spec.suites:
+        tests = list(collected.get(suite.name, ()))
+        suite_limits = spec.limits_for(suite)
+        if limits:
+            suite_limits = Limits.model_validate({**suite_limits.model_dump(), **limits})
+        suites[suite.name] = SuitePlan(
+            name=suite.name,
+            limits=suite_limits,
+            env=dict(suite.env),
+            depends_on=suite.depends_on,
+            tests=tuple(tests),
+        )
+        needs = dict(suite.requires) or {"cpu": 1.0}
+        shards += plan_suite_shards(
+            suite.name,
+            [CollectedTest(n, suite.name) for n in tests],
+            needs=needs,
+            history=history.get(suite.name, {}),
+            default_seconds=spec.defaults.default_test_seconds,
+            target_seconds=suite.shard_target_seconds or spec.defaults.shard_target_seconds,
+            max_shards=suite.max_shards or spec.defaults.max_shards,
+            grouping=suite.grouping,
+            priority=suite.priority,
+        )
+    return Manifest(
+        run_id=run_id,
+        campaign=spec.name,
+        rootdir=rootdir,
+        python=python,
+        suites=suites,
+        shards=tuple(shards),
+        levels=tuple(tuple(level) for level in levels),
+    )
+
+
+def suite_hardware(spec: Campaign) -> dict[str, str]:
+    """The hardware class each suite's history is kept under."""
+    return {s.name: hardware_class(dict(s.requires) or {"cpu": 1.0}) for s in spec.suites}

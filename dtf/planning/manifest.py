@@ -1,0 +1,46 @@
+"""The plan of one campaign run, handed to shard tasks by path rather than by value."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from dtf.planning.shards import Shard
+from dtf.spec.models import Limits
+
+
+class SuitePlan(BaseModel):
+    """What every shard of a suite shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    limits: Limits
+    env: dict[str, str] = {}
+    depends_on: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()
+
+
+class Manifest(BaseModel):
+    """A planned run: where the tests live, its suites and its shards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    campaign: str
+    rootdir: str
+    python: str
+    suites: dict[str, SuitePlan]
+    shards: tuple[Shard, ...]
+    levels: tuple[tuple[str, ...], ...]
+
+    def shard(self, shard_id: str) -> Shard:
+        for shard in self.shards:
+            if shard.shard_id == shard_id:
+                return shard
+        raise KeyError(f"shard {shard_id} is not in the plan of run {self.run_id}")
+
+    def shards_of(self, suite: str) -> list[Shard]:
+        return [s for s in self.shards if s.suite == suite]
+
+    def planned_tests(self) -> int:
+        return sum(len(s.nodeids) for s in self.shards)

@@ -1,0 +1,1 @@
+"""Results store: one SQLAlchemy Core schema on DuckDB or PostgreSQL."""

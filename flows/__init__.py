@@ -1,0 +1,1 @@
+"""Prefect flows: the campaign and its subflows."""
