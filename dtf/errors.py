@@ -60,9 +60,3 @@ class InfrastructureError(DtfError):
     def __init__(self, message: str, error_class: str = "infrastructure"):
         self.error_class = error_class
         super().__init__(message)
-
-
-class CampaignFailed(DtfError):
-    """The campaign ran to completion and its verdict is 'failed'."""
-
-    exit_code = 1

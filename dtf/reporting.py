@@ -44,8 +44,12 @@ def render_summary(store: ResultStore, run_id: str, console: Console) -> None:
         where = Text(f"  suite {failure['suite']}, worker {failure['worker'] or '-'}, "
                      f"hardware {failure['hardware'] or '-'}", style="dim")  # fmt: skip
         parts += [header, where, Text(_excerpt(failure["message"]))]
-    parts.append(Text(f"run {run_id}: verdict {run.get('verdict') or run.get('status')}",
-                      style="bold green" if run.get("verdict") == "passed" else "bold red"))
+    parts.append(
+        Text(
+            f"run {run_id}: verdict {run.get('verdict') or run.get('status')}",
+            style="bold green" if run.get("verdict") == "passed" else "bold red",
+        )
+    )
     parts.append(Text(f"results: {store.location} (run id {run_id})"))
     if run.get("flow_run_url"):
         parts.append(Text(f"Prefect flow run: {run['flow_run_url']}"))
@@ -61,7 +65,13 @@ def summary_markdown(store: ResultStore, run_id: str, verdict: Verdict) -> str:
         lines.append(f"| {row['suite']} | {row['hardware']} | {row['outcome']} | {row['n']} |")
     failures = store.failures(run_id)
     if failures:
-        lines += ["", "## Failures", "", "| test | outcome | worker | message |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Failures",
+            "",
+            "| test | outcome | worker | message |",
+            "|---|---|---|---|",
+        ]
         for f in failures[:200]:
             first = (f["message"].strip().splitlines() or [""])[-1][:200].replace("|", "\\|")
             lines.append(f"| `{f['test_id']}` | {f['outcome']} | {f['worker']} | {first} |")

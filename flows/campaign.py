@@ -96,9 +96,7 @@ def _plan(
 ) -> Manifest:
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
-    history = {
-        name: store.duration_history(ids, hardware[name]) for name, ids in collected.items()
-    }
+    history = {name: store.duration_history(ids, hardware[name]) for name, ids in collected.items()}
     rootdirs = {str(d.rootdir) for d in discovered.values()}
     return plan_campaign(
         spec, collected, history=history, run_id=run_id, rootdir=sorted(rootdirs)[0],

@@ -21,7 +21,7 @@ class WorkerInfo:
 def live_workers(address: str, timeout: float = 10.0) -> list[WorkerInfo]:
     """The workers connected to the scheduler at `address` now."""
     try:
-        with Client(address, timeout=timeout, set_as_default=False) as client:
+        with Client(address, timeout=timeout, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             info = client.scheduler_info(n_workers=-1)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc

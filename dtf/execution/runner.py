@@ -38,7 +38,7 @@ class ShardRequest:
     shard_id: str
     nodeids: tuple[str, ...]
     rootdir: Path
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     python: str = sys.executable
     env: Mapping[str, str] = field(default_factory=dict)
     scratch: Path | None = None

@@ -13,7 +13,7 @@ def default_campaign(path: Path, cwd: Path) -> Campaign:
         selector = str(path.resolve().relative_to(cwd.resolve()))
     except ValueError:
         selector = str(path.resolve())
-    name = path.resolve().name or "tests"
+    name = path.resolve().stem or "tests"
     safe = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name).strip("-.") or "tests"
     return Campaign(
         name=safe[:63],

@@ -1,0 +1,40 @@
+"""The `dtf` command line; each module in this package registers one area's commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dtf.cli import campaigns, results, services  # noqa: F401  (they register commands)
+from dtf.cli.app import app, errors
+from dtf.errors import DtfError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: dtf errors print one clear line and exit non-zero."""
+    code = 0
+    try:
+        returned = app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising.
+        code = returned if isinstance(returned, int) else 0
+    except DtfError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        errors.print("aborted")
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # After a flow run, Prefect's and Dask's background threads still hold DuckDB objects, and
+    # a normal interpreter exit makes DuckDB's bindings print dozens of "nanobind: leaked"
+    # lines. The launcher has already delivered the flow's logs and events, so end here.
+    os._exit(code)
