@@ -69,6 +69,7 @@ def ensure_server(home: Path, port: int | None = None) -> ServerInfo:
     api_url = f"http://127.0.0.1:{chosen}/api"
     pdir = prefect_home(home)
     log = pdir / "server.log"
+    # PREFECT_HOME travels with the dtf home, so each project keeps its own server database.
     prefect = str(Path(sys.executable).with_name("prefect"))
     argv = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(chosen)]
     env = {**os.environ, **server_env(home)}

@@ -33,19 +33,26 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str], cwd: Path) -> int:
-    """Start a process that outlives this one (its own session), logging to `log`."""
+    """Start a daemon that outlives this process, leading its own session; return its pid.
+
+    A shell starts it in the background under `setsid` and exits at once, so the daemon is
+    re-parented to init: no zombie and no Popen object left behind for this process to reap.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=dict(env),
+    cwd.mkdir(parents=True, exist_ok=True)
+    script = 'setsid "$@" </dev/null >>"$DTF_SPAWN_LOG" 2>&1 & echo $!'
+    try:
+        done = subprocess.run(
+            ["/bin/sh", "-c", script, "sh", *argv],
+            env={**env, "DTF_SPAWN_LOG": str(log)},
             cwd=cwd,
-            start_new_session=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
-    return proc.pid
+        return int(done.stdout.strip())
+    except (subprocess.CalledProcessError, ValueError) as exc:
+        raise OSError(f"could not start {argv[0]}: {exc}") from exc
 
 
 def alive(pid: int | None, create_time: float | None = None) -> bool:

@@ -18,7 +18,7 @@ from prefect.states import Failed
 from dtf.cluster.fleet import live_workers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
-from dtf.errors import PlacementError
+from dtf.errors import DtfError, PlacementError
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.planned import write_manifest
 from dtf.planning.campaign import plan_campaign, suite_hardware
@@ -53,6 +53,26 @@ def campaign(
     trigger: str = "cli",
 ) -> Any:
     """Run a campaign file (or a path of tests) and return its verdict; fail if it failed."""
+    try:
+        return _campaign(target, run_id, keyword, marker, limits, scheduler_address, store_url,
+                         trigger)  # fmt: skip
+    except DtfError as exc:
+        # Bad input or an unreachable service: one clear line, not a traceback, and the
+        # error itself travels in the Failed state for the launcher to re-raise.
+        get_run_logger().error("%s: %s", type(exc).__name__, exc)
+        return Failed(message=str(exc), data=exc)
+
+
+def _campaign(
+    target: str,
+    run_id: str | None,
+    keyword: str | None,
+    marker: str | None,
+    limits: dict[str, float] | None,
+    scheduler_address: str,
+    store_url: str | None,
+    trigger: str,
+) -> Any:
     logger = get_run_logger()
     spec, source = resolve_target(Path(target), Path.cwd())
     run_id = run_id or new_run_id(spec.name)

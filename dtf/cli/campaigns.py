@@ -14,6 +14,8 @@ from dtf.cli.services import Workers, prefect_server
 from dtf.cluster.local import ensure_cluster
 from dtf.cluster.profiles import default_profiles
 from dtf.config import database_url, dtf_home
+from dtf.errors import DtfError
+from dtf.fingerprint import code_fingerprint
 from dtf.launching import LaunchRequest, load_launcher
 from dtf.reporting import render_summary
 from dtf.runs import new_run_id
@@ -38,6 +40,7 @@ def run(
     server = prefect_server(home)
     env = {"PREFECT_API_URL": server.api_url, **server_env(home)}
     os.environ.update(env)
+    env["DTF_CODE_FINGERPRINT"] = code_fingerprint()
     started = time.monotonic()
     cluster = ensure_cluster(home, default_profiles(workers), env)
     console.print(f"Prefect UI: {server.ui_url}   Dask scheduler: {cluster.address}")
@@ -50,8 +53,11 @@ def run(
     result = load_launcher()(request)
     store = ResultStore(database_url())
     try:
-        render_summary(store, result.run_id, console)
         verdict = (store.run(result.run_id) or {}).get("verdict")
+        if verdict is None:
+            raise DtfError(f"campaign flow ended {result.state} without a verdict: "
+                           f"{result.message}")  # fmt: skip
+        render_summary(store, result.run_id, console)
     finally:
         store.close()
     console.print(f"wall time {time.monotonic() - started:.1f}s")

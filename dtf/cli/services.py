@@ -12,6 +12,7 @@ from dtf.cli.app import app, console
 from dtf.cluster.local import cluster_status, ensure_cluster, stop_cluster
 from dtf.cluster.profiles import default_profiles
 from dtf.config import dtf_home
+from dtf.fingerprint import code_fingerprint
 from dtf.server import ServerInfo, ensure_server, server_env, server_status, stop_server
 
 server_app = typer.Typer(help="The local Prefect server dtf manages.", no_args_is_help=True)
@@ -65,7 +66,8 @@ def server_state() -> None:
 def cluster_up(workers: Workers = 2) -> None:
     """Start (or reuse) the local scheduler and workers."""
     home = dtf_home()
-    env = {"PREFECT_API_URL": prefect_server(home).api_url, **server_env(home)}
+    env = {"PREFECT_API_URL": prefect_server(home).api_url, **server_env(home),
+           "DTF_CODE_FINGERPRINT": code_fingerprint()}  # fmt: skip
     info = ensure_cluster(home, default_profiles(workers), env)
     console.print(f"Dask scheduler {info.address}, workers: {', '.join(info.workers)}")
 

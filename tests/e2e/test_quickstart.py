@@ -1,0 +1,114 @@
+"""The README's quickstart, end to end: real `dtf`, Prefect server, Dask cluster and DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dtf.cluster.local import cluster_status, stop_cluster
+from dtf.server import ServerInfo, server_status, stop_server
+from dtf.services import alive
+from dtf.store.results import ResultStore
+from tests.e2e.conftest import DtfCommand
+
+CAMPAIGN = "examples/quickstart/campaign.yaml"
+FAILING = "tests/test_tokenizer.py::test_tokenize_keeps_punctuation_separate"
+
+pytestmark = pytest.mark.e2e
+
+
+def _store(dtf_cli: DtfCommand) -> ResultStore:
+    return ResultStore(f"duckdb:///{dtf_cli.home / 'dtf.duckdb'}")
+
+
+def _latest_run(store: ResultStore) -> dict[str, object]:
+    return store.recent_runs(1)[0]
+
+
+def _flow_run(server: ServerInfo, flow_run_id: str) -> dict[str, object]:
+    response = httpx.get(f"{server.api_url}/flow_runs/{flow_run_id}", timeout=10)
+    response.raise_for_status()
+    data: dict[str, object] = response.json()
+    return data
+
+
+def test_quickstart_fails_on_its_one_red_test_and_stores_every_result(
+    dtf_cli: DtfCommand, prefect_server: ServerInfo
+) -> None:
+    done = dtf_cli("run", CAMPAIGN)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert FAILING in done.stdout
+    assert "AssertionError" in done.stdout
+    assert f"Prefect flow run: {prefect_server.ui_url}/" in done.stdout
+
+    store = _store(dtf_cli)
+    run = _latest_run(store)
+    assert run["verdict"] == "failed" and run["tests"] == 28 and run["failing"] == 1
+    rows = store.results_of(str(run["run_id"]))
+    assert len({r["test_id"] for r in rows}) == len(rows) == 28
+    for row in rows:
+        assert row["worker"] and row["hardware"] and row["shard_id"] and row["attempt"] == 0
+    cuda = [r for r in rows if r["suite"] == "cuda"]
+    assert len(cuda) == 4 and {r["worker"] for r in cuda} == {"dtf-worker-0"}
+    assert len({r["shard_id"] for r in rows}) >= 3
+    assert store.metrics_of(str(run["run_id"]))[0]["name"] == "train_steps_per_second"
+
+    flow_run = _flow_run(prefect_server, str(run["flow_run_id"]))
+    assert flow_run["state_type"] == "FAILED"
+    store.close()
+
+
+def test_quickstart_passes_without_its_red_test_and_reuses_server_and_cluster(
+    dtf_cli: DtfCommand, prefect_server: ServerInfo
+) -> None:
+    before = cluster_status(dtf_cli.home)
+    done = dtf_cli("run", CAMPAIGN, "-k", "not punctuation")
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = cluster_status(dtf_cli.home)
+    assert before is not None and after is not None and before.address == after.address
+    store = _store(dtf_cli)
+    run = _latest_run(store)
+    assert run["verdict"] == "passed" and run["tests"] == 27
+    assert _flow_run(prefect_server, str(run["flow_run_id"]))["state_type"] == "COMPLETED"
+    tasks = httpx.post(
+        f"{prefect_server.api_url}/task_runs/filter",
+        json={"flow_runs": {"id": {"any_": [run["flow_run_id"]]}}},
+        timeout=10,
+    ).json()
+    shards = {r["shard_id"] for r in store.results_of(str(run["run_id"]))}
+    assert len([t for t in tasks if t["name"] in shards]) == len(shards)
+    store.close()
+
+
+def test_a_path_of_tests_runs_as_a_default_campaign(dtf_cli: DtfCommand) -> None:
+    done = dtf_cli("run", "examples/quickstart/tests/test_training_loop.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    store = _store(dtf_cli)
+    run = _latest_run(store)
+    assert run["campaign"] == "test_training_loop" and run["tests"] == 4
+    store.close()
+
+
+def test_a_selection_that_collects_nothing_is_one_clear_error(dtf_cli: DtfCommand) -> None:
+    done = dtf_cli("run", CAMPAIGN, "-k", "no_test_is_called_this")
+    assert done.returncode == 2
+    assert "error: campaign 'quickstart' selects no tests in any suite" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_down_stops_the_server_and_cluster_it_started(tmp_path: Path) -> None:
+    dtf = DtfCommand(tmp_path / "own-home")  # not the session's: this test stops everything
+    try:
+        assert dtf("cluster", "up", "--workers", "1").returncode == 0
+        server = server_status(dtf.home)
+        assert server is not None and cluster_status(dtf.home) is not None
+        done = dtf("down")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "cluster stopped; server stopped" in done.stdout
+        assert cluster_status(dtf.home) is None and server_status(dtf.home) is None
+        assert server.pid is not None and not alive(server.pid)
+    finally:
+        stop_cluster(dtf.home)
+        stop_server(dtf.home)
