@@ -42,7 +42,7 @@ def _run_on_cluster(manifest: Manifest, address: str) -> list[ShardOutcome]:
                 shard.shard_id,
                 resources=dict(shard.needs),
                 key=f"{manifest.run_id}-{shard.shard_id}",
-            )  # fmt: skip
+            )
             for shard in manifest.shards
         ]
         return list(client.gather(futures))
