@@ -57,6 +57,38 @@ class InfrastructureError(DtfError):
     Only these enter the recovery ladder; a red test is a result, never an exception.
     """
 
-    def __init__(self, message: str, error_class: str = "infrastructure"):
+    def __init__(self, message: str, error_class: str = "infrastructure", worker: str = ""):
         self.error_class = error_class
+        self.worker = worker
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[InfrastructureError], tuple[str, str, str]]:
+        # Raised on Dask workers and unpickled in the flow: keep every field across the wire.
+        return (type(self), (str(self), self.error_class, self.worker))
+
+
+class HardwareError(DtfError):
+    """A hardware description given by a user (resources, a fleet profile) is invalid.
+
+    Detection itself never raises: a probe that fails reports its component absent.
+    """
+
+
+class ValidationGateError(DtfError):
+    """The validation gate could not run (its data or Great Expectations failed).
+
+    A failed expectation is not this error: it is a result the gate reports.
+    """
+
+
+class PublishError(DtfError):
+    """A delivery to a publishing target failed; `transient` says a later retry may succeed.
+
+    `retry_after` is the wait in seconds the target asked for (HTTP 429 Retry-After), if any.
+    Messages never carry secrets: adapters build them from status codes and URLs only.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None):
+        self.transient = transient
+        self.retry_after = retry_after
         super().__init__(message)

@@ -22,6 +22,8 @@ class LaunchRequest:
     marker: str | None = None
     limits: Mapping[str, float] = field(default_factory=dict)
     trigger: str = "cli"
+    resume: bool = False
+    matrix: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
@@ -20,25 +19,46 @@ from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
 from dtf.errors import DtfError, PlacementError
 from dtf.execution.outcomes import CaseResult, ShardOutcome
-from dtf.execution.planned import write_manifest
+from dtf.execution.planned import read_manifest, write_manifest
 from dtf.planning.campaign import plan_campaign, suite_hardware
-from dtf.planning.dag import dependents_of
 from dtf.planning.manifest import Manifest
-from dtf.planning.placement import unplaceable
+from dtf.planning.placement import fits, unplaceable
 from dtf.planning.shards import Shard
+from dtf.recovery.book import RecoveryBook
+from dtf.recovery.registry import default_ladder
 from dtf.reporting import summary_markdown
 from dtf.runs import new_run_id
+from dtf.spec.matrix import resolve_matrix
 from dtf.spec.models import Campaign
 from dtf.spec.resolve import resolve_target
+from dtf.store import recovery as recovery_store
 from dtf.store.results import ResultStore, ShardRecord
-from dtf.verdict import decide_verdict
-from tasks.shards import discover_suite, run_shard_task
+from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
+from flows.finalize import publish_run, validate_run
+from flows.shard_runs import ShardExecutor
+from tasks.shards import discover_suite
 
 
 def _run_name() -> str:
     params = flow_run.parameters
     target = Path(str(params.get("target", "campaign"))).stem
     return str(params.get("run_id") or f"{target}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+@dataclass(frozen=True)
+class CampaignParams:
+    """The campaign flow's parameters, as one value to hand around."""
+
+    target: str
+    run_id: str | None
+    keyword: str | None
+    marker: str | None
+    limits: dict[str, float] | None
+    scheduler_address: str
+    store_url: str | None
+    trigger: str
+    resume: bool
+    matrix: dict[str, str] | None = None
 
 
 @flow(name="campaign", flow_run_name=_run_name, log_prints=True)
@@ -51,11 +71,18 @@ def campaign(
     scheduler_address: str = "",
     store_url: str | None = None,
     trigger: str = "cli",
+    resume: bool = False,
+    matrix: dict[str, str] | None = None,
 ) -> Any:
-    """Run a campaign file (or a path of tests) and return its verdict; fail if it failed."""
+    """Run a campaign file (or a path of tests) and return its verdict; fail if it failed.
+
+    With `resume` and the `run_id` of an interrupted run, only shards without results run.
+    `matrix` sets the campaign matrix's dimensions (the others take their defaults).
+    """
+    params = CampaignParams(target, run_id, keyword, marker, limits, scheduler_address,
+                            store_url, trigger, resume, matrix)  # fmt: skip
     try:
-        return _campaign(target, run_id, keyword, marker, limits, scheduler_address, store_url,
-                         trigger)  # fmt: skip
+        return _campaign(params)
     except DtfError as exc:
         # Bad input or an unreachable service: one clear line, not a traceback, and the
         # error itself travels in the Failed state for the launcher to re-raise.
@@ -63,36 +90,65 @@ def campaign(
         return Failed(message=str(exc), data=exc)
 
 
-def _campaign(
-    target: str,
-    run_id: str | None,
-    keyword: str | None,
-    marker: str | None,
-    limits: dict[str, float] | None,
-    scheduler_address: str,
-    store_url: str | None,
-    trigger: str,
-) -> Any:
-    logger = get_run_logger()
-    spec, source = resolve_target(Path(target), Path.cwd())
-    run_id = run_id or new_run_id(spec.name)
-    store = ResultStore(store_url or database_url())
-    discovered = _discover(spec, source, keyword, marker)
-    manifest = _plan(spec, discovered, store, run_id, limits)
-    _check_placement(manifest, scheduler_address)
-    manifest_path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
-    params = {"target": target, "keyword": keyword, "marker": marker, "limits": limits or {}}
-    store.start_run(run_id, spec.name, source=str(source), parameters=params, trigger=trigger,
-                    planned_tests=manifest.planned_tests())  # fmt: skip
-    store.update_run(run_id, flow_run_id=str(flow_run.id), flow_run_url=flow_run.ui_url)
-    logger.info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
-                len(manifest.shards))  # fmt: skip
-    _record_collect_errors(store, run_id, discovered)
+def _campaign(params: CampaignParams) -> Any:
+    spec, source = resolve_target(Path(params.target), Path.cwd())
+    store = ResultStore(params.store_url or database_url())
     try:
-        lost = _run_levels(manifest, str(manifest_path), store, spec)
-        return _finish(store, manifest, lost)
+        if params.resume:
+            manifest, manifest_path = _resumed(params, store)
+            spec = resolve_matrix(spec, manifest.matrix).campaign
+            to_run = _unfinished(manifest, store)
+        else:
+            selection = resolve_matrix(spec, params.matrix)
+            spec = selection.campaign
+            manifest, manifest_path = _planned(params, spec, source, store, selection.values)
+            to_run = manifest
+        store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
+                         flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
+        lost = _run_levels(to_run, str(manifest_path), store, spec, params.scheduler_address)
+        return _finish(store, manifest, lost, spec, params.target)
     finally:
         store.close()
+
+
+def _planned(
+    params: CampaignParams,
+    spec: Campaign,
+    source: Path,
+    store: ResultStore,
+    matrix: dict[str, str],
+) -> tuple[Manifest, Path]:
+    run_id = params.run_id or new_run_id(spec.name)
+    discovered = _discover(spec, source, params.keyword, params.marker)
+    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix)
+    _check_placement(manifest, spec, params.scheduler_address)
+    path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
+    recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
+                "limits": params.limits or {}, "matrix": matrix}  # fmt: skip
+    store.start_run(run_id, spec.name, source=str(source), parameters=recorded,
+                    trigger=params.trigger, planned_tests=manifest.planned_tests())  # fmt: skip
+    get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
+                          len(manifest.shards))  # fmt: skip
+    _record_collect_errors(store, run_id, discovered)
+    return manifest, path
+
+
+def _resumed(params: CampaignParams, store: ResultStore) -> tuple[Manifest, Path]:
+    if not params.run_id or store.run(params.run_id) is None:
+        raise DtfError(f"cannot resume: no run '{params.run_id}' in {store.location}")
+    path = dtf_home() / "runs" / params.run_id / "manifest.json"
+    if not path.is_file():
+        raise DtfError(f"cannot resume run {params.run_id}: its plan {path} is missing")
+    return read_manifest(path), path
+
+
+def _unfinished(manifest: Manifest, store: ResultStore) -> Manifest:
+    """The manifest narrowed to shards some of whose tests have no stored result."""
+    done = store.tested_ids(manifest.run_id)
+    todo = tuple(s for s in manifest.shards if not set(s.nodeids) <= done)
+    get_run_logger().info("resuming %s: %d of %d shards have no complete results",
+                          manifest.run_id, len(todo), len(manifest.shards))  # fmt: skip
+    return manifest.model_copy(update={"shards": todo})
 
 
 def _discover(
@@ -113,6 +169,7 @@ def _plan(
     store: ResultStore,
     run_id: str,
     limits: Mapping[str, float] | None,
+    matrix: dict[str, str],
 ) -> Manifest:
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
@@ -120,14 +177,18 @@ def _plan(
     rootdirs = {str(d.rootdir) for d in discovered.values()}
     return plan_campaign(
         spec, collected, history=history, run_id=run_id, rootdir=sorted(rootdirs)[0],
-        python=sys.executable, limits=limits,
+        python=sys.executable, limits=limits, matrix=matrix,
     )  # fmt: skip
 
 
-def _check_placement(manifest: Manifest, address: str) -> None:
+def _check_placement(manifest: Manifest, spec: Campaign, address: str) -> None:
     workers = live_workers(address)
     fleet = {w.name: w.resources for w in workers}
-    problems = unplaceable(manifest.shards, fleet)
+    # A suite whose own hardware is missing still runs if a declared fallback fits (degraded).
+    problems = [
+        p for p in unplaceable(manifest.shards, fleet)
+        if not any(fits(f, w) for f in spec.suite(p.suite).fallbacks for w in fleet.values())
+    ]  # fmt: skip
     if problems:
         raise PlacementError("; ".join(p.message(fleet) for p in problems))
 
@@ -148,52 +209,36 @@ def _record_collect_errors(
 
 
 def _run_levels(
-    manifest: Manifest, manifest_path: str, store: ResultStore, spec: Campaign
+    manifest: Manifest, manifest_path: str, store: ResultStore, spec: Campaign, address: str
 ) -> list[str]:
     """Run each level's shards; skip suites whose dependencies failed. Returns lost shards."""
-    failed_suites: set[str] = set()
+    fleet = {w.name: w.resources for w in live_workers(address)}
+    book = RecoveryBook(fleet=fleet, circuits=recovery_store.load_circuits(store))
+    executor = ShardExecutor(
+        manifest, manifest_path, store, book, default_ladder(),
+        fallbacks={s.name: s.fallbacks for s in spec.suites},
+        reruns=max((s.reruns if s.reruns is not None else spec.defaults.reruns)
+                   for s in spec.suites),
+    )  # fmt: skip
     skipped: set[str] = set()
-    lost: list[str] = []
     for level in manifest.levels:
-        runnable = [s for s in level if s not in skipped]
-        futures = _submit(manifest, manifest_path, runnable)
-        for future in as_completed(list(futures)):
-            shard = futures[future]
-            outcome = _outcome_or_none(future)
-            if outcome is None:
-                lost.append(shard.shard_id)
-                failed_suites.add(shard.suite)
-                store.write_shard(_record(manifest, shard), _lost(shard), status="infra_failed")
-                continue
-            store.write_shard(_record(manifest, shard), outcome)
-            if any(r.outcome in {"failed", "error", "timeout", "crashed"} for r in outcome.results):
-                failed_suites.add(shard.suite)
-        for suite in sorted(failed_suites):
-            for dependent in dependents_of(spec.suites, suite):
-                if dependent not in skipped:
-                    skipped.add(dependent)
-                    _record_skipped(store, manifest, dependent, suite)
-    return lost
+        ran = [s for s in level if s not in skipped]
+        executor.run(ran)
+        # Each suite's gate (any failure, or a pass rate) decides whether its dependents run.
+        for skip in skips_after(spec.suites, _gates(store, manifest.run_id, spec, ran), skipped):
+            skipped.add(skip.suite)
+            _record_skipped(store, manifest, skip.suite, skip.reason)
+    recovery_store.save_circuits(store, book.circuits.values())
+    return executor.lost
 
 
-def _submit(
-    manifest: Manifest, manifest_path: str, suites: list[str]
-) -> dict[PrefectFuture[ShardOutcome], Shard]:
-    futures: dict[PrefectFuture[ShardOutcome], Shard] = {}
-    shards = [s for s in manifest.shards if s.suite in suites]
-    # Higher priority first, then longest first, so the long poles start early.
-    for shard in sorted(shards, key=lambda s: (-s.priority, -s.estimated_seconds, s.shard_id)):
-        with dask.annotate(resources=dict(shard.needs), priority=shard.priority):
-            futures[run_shard_task.submit(manifest_path, shard.shard_id)] = shard
-    return futures
-
-
-def _outcome_or_none(future: PrefectFuture[ShardOutcome]) -> ShardOutcome | None:
-    try:
-        return future.result()
-    except Exception as exc:  # an infrastructure fault: the shard's tests have no results
-        get_run_logger().error("shard lost to an infrastructure fault: %s", exc)
-        return None
+def _gates(store: ResultStore, run_id: str, spec: Campaign, suites: list[str]) -> list[GateResult]:
+    counts: dict[str, dict[str, int]] = {s: {} for s in suites}
+    for row in store.outcome_counts(run_id):
+        if row["suite"] in counts:
+            tally = counts[row["suite"]]
+            tally[row["outcome"]] = tally.get(row["outcome"], 0) + int(row["n"])
+    return [judge_gate(s, spec.suite(s).gate, counts[s]) for s in suites]
 
 
 def _record(manifest: Manifest, shard: Shard) -> ShardRecord:
@@ -201,21 +246,16 @@ def _record(manifest: Manifest, shard: Shard) -> ShardRecord:
                        len(shard.nodeids), shard.estimated_seconds)  # fmt: skip
 
 
-def _lost(shard: Shard) -> ShardOutcome:
-    message = "not run: the shard was lost to an infrastructure fault (see the flow run's logs)"
-    return ShardOutcome(shard.shard_id, [CaseResult(n, "error", message=message)
-                                         for n in shard.nodeids])  # fmt: skip
-
-
-def _record_skipped(store: ResultStore, manifest: Manifest, suite: str, because: str) -> None:
-    reason = f"skipped: suite '{suite}' depends on suite '{because}', which failed"
+def _record_skipped(store: ResultStore, manifest: Manifest, suite: str, reason: str) -> None:
     for shard in manifest.shards_of(suite):
         outcome = ShardOutcome(shard.shard_id, [CaseResult(n, "skipped", message=reason)
                                                 for n in shard.nodeids])  # fmt: skip
         store.write_shard(_record(manifest, shard), outcome, status="skipped")
 
 
-def _finish(store: ResultStore, manifest: Manifest, lost: list[str]) -> Any:
+def _finish(
+    store: ResultStore, manifest: Manifest, lost: list[str], spec: Campaign, target: str
+) -> Any:
     planned = {n for s in manifest.shards for n in s.nodeids}
     verdict = decide_verdict(
         store.outcome_counts(manifest.run_id),
@@ -223,6 +263,11 @@ def _finish(store: ResultStore, manifest: Manifest, lost: list[str]) -> Any:
         tests_with_results=len(planned & store.tested_ids(manifest.run_id)),
         infra_failed_shards=lost,
     )
+    if spec.expectations is not None:
+        gate = validate_run(manifest.run_id, store.url, target)
+        failed = tuple(f"expectation failed: {reason}" for reason in gate["failed"])
+        if failed:
+            verdict = Verdict("failed", (*verdict.reasons, *failed))
     store.update_run(manifest.run_id, status="completed", verdict=verdict.status,
                      finished_at=time.time())  # fmt: skip
     create_markdown_artifact(
@@ -230,6 +275,8 @@ def _finish(store: ResultStore, manifest: Manifest, lost: list[str]) -> Any:
         markdown=summary_markdown(store, manifest.run_id, verdict),
         description=f"dtf campaign {manifest.run_id}: {verdict.status}",
     )
+    if spec.publishers:
+        publish_run(manifest.run_id, store.url, target)  # reads the verdict just stored
     if not verdict.passed:
         # A returned Failed state fails the flow run (and `deployment run --watch`) without a
         # traceback: a red campaign is a verdict, not a crash.

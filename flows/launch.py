@@ -25,6 +25,8 @@ def launch_campaign(request: LaunchRequest) -> LaunchResult:
         limits=dict(request.limits) or None,
         scheduler_address=request.scheduler_address,
         trigger=request.trigger,
+        resume=request.resume,
+        matrix=dict(request.matrix) or None,
         return_state=True,
     )
     _drain_prefect_workers()

@@ -7,9 +7,12 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from dtf.cluster.identity import current_worker
 from dtf.discovery import Discovered, discover
+from dtf.errors import InfrastructureError
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.planned import execute_planned_shard, read_manifest
+from dtf.recovery.book import select_tests
 
 
 @task(name="discover", task_run_name="discover-{suite}", cache_policy=NO_CACHE)
@@ -19,6 +22,27 @@ def discover_suite(suite: str, source: str, pytest_args: list[str]) -> Discovere
 
 
 @task(name="shard", task_run_name="{shard_id}", cache_policy=NO_CACHE)
-def run_shard_task(manifest_path: str, shard_id: str) -> ShardOutcome:
-    """Run one planned shard; a red test is a result, only infrastructure faults raise."""
-    return execute_planned_shard(read_manifest(manifest_path), shard_id)
+def run_shard_task(
+    manifest_path: str,
+    shard_id: str,
+    only: list[str] | None = None,
+    part: tuple[int, int] | None = None,
+    needs: dict[str, float] | None = None,
+) -> ShardOutcome:
+    """Run one planned shard (or a rerun subset / split part of it) on this worker.
+
+    A red test is a result; only infrastructure faults raise, as InfrastructureError naming
+    this worker, so the flow's recovery ladder knows where it happened.
+    """
+    worker = current_worker().name
+    try:
+        manifest = read_manifest(manifest_path)
+        nodeids = select_tests(manifest.shard(shard_id).nodeids, _tuple(only), part)
+        return execute_planned_shard(manifest, shard_id, nodeids, needs)
+    except Exception as exc:
+        raise InfrastructureError(f"shard {shard_id} on {worker}: {type(exc).__name__}: {exc}",
+                                  error_class="harness", worker=worker) from exc  # fmt: skip
+
+
+def _tuple(items: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(items) if items is not None else None

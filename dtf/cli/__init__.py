@@ -7,7 +7,18 @@ import sys
 
 import click
 
-from dtf.cli import campaigns, results, services  # noqa: F401  (they register commands)
+# Each module registers its commands on import.
+from dtf.cli import (  # noqa: F401
+    campaigns,
+    db,
+    deploy,
+    fleet,
+    planning,
+    publish,
+    recovery,
+    results,
+    services,
+)
 from dtf.cli.app import app, errors
 from dtf.errors import DtfError
 

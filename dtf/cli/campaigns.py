@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -10,8 +12,9 @@ from typing import Annotated
 import typer
 
 from dtf.cli.app import app, console
-from dtf.cli.services import Workers, prefect_server
-from dtf.cluster.local import ensure_cluster
+from dtf.cli.planning import parse_matrix
+from dtf.cli.services import prefect_server
+from dtf.cluster.local import ensure_cluster, running_cluster
 from dtf.cluster.profiles import default_profiles
 from dtf.config import database_url, dtf_home
 from dtf.errors import DtfError
@@ -26,31 +29,51 @@ from dtf.store.results import ResultStore
 
 @app.command()
 def run(
-    target: Annotated[Path, typer.Argument(help="A campaign YAML file, or a path of tests.")],
+    target: Annotated[
+        Path | None, typer.Argument(help="A campaign YAML file, or a path of tests.")
+    ] = None,
     keyword: Annotated[str | None, typer.Option("-k", help="Only tests matching this -k.")] = None,
     marker: Annotated[str | None, typer.Option("-m", help="Only tests matching this -m.")] = None,
-    workers: Workers = 2,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Local cluster size (default: reuse, else 2)."),
+    ] = None,
     test_timeout: Annotated[float | None, typer.Option(help="Seconds per test.")] = None,
     shard_timeout: Annotated[float | None, typer.Option(help="Seconds per shard.")] = None,
     idle_timeout: Annotated[float | None, typer.Option(help="Seconds without output.")] = None,
+    matrix: Annotated[
+        list[str] | None, typer.Option("--matrix", help="A matrix dimension, NAME=VALUE.")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Finish an interrupted run: only shards without results.")
+    ] = None,
 ) -> None:
     """Run a campaign on the local server and cluster (started if needed); exit 1 if it fails."""
-    spec, _ = resolve_target(target, Path.cwd())  # bad input fails before any service starts
+    limits = {k: v for k, v in {"test_timeout": test_timeout, "shard_timeout": shard_timeout,
+              "idle_timeout": idle_timeout}.items() if v is not None}  # fmt: skip
+    if resume is not None:
+        request = _resume_request(resume)
+    elif target is None:
+        raise DtfError("dtf run needs a campaign file or a test path (or --resume RUN_ID)")
+    else:
+        spec, _ = resolve_target(target, Path.cwd())  # bad input fails before services start
+        request = LaunchRequest(
+            target=str(target.resolve()), run_id=new_run_id(spec.name), scheduler_address="",
+            keyword=keyword, marker=marker, limits=limits, matrix=parse_matrix(matrix or []),
+        )  # fmt: skip
     home = dtf_home()
     server = prefect_server(home)
     env = {"PREFECT_API_URL": server.api_url, **server_env(home)}
     os.environ.update(env)
     env["DTF_CODE_FINGERPRINT"] = code_fingerprint()
     started = time.monotonic()
-    cluster = ensure_cluster(home, default_profiles(workers), env)
+    # A running cluster (say, a rehearsal fleet from `dtf cluster up --profile`) is reused
+    # unless --workers asks for another size.
+    cluster = (running_cluster(home, env) if workers is None else None) or ensure_cluster(
+        home, default_profiles(workers or 2), env
+    )
     console.print(f"Prefect UI: {server.ui_url}   Dask scheduler: {cluster.address}")
-    limits = {k: v for k, v in {"test_timeout": test_timeout, "shard_timeout": shard_timeout,
-              "idle_timeout": idle_timeout}.items() if v is not None}  # fmt: skip
-    request = LaunchRequest(
-        target=str(target.resolve()), run_id=new_run_id(spec.name),
-        scheduler_address=cluster.address, keyword=keyword, marker=marker, limits=limits,
-    )  # fmt: skip
-    result = load_launcher()(request)
+    result = load_launcher()(dataclasses.replace(request, scheduler_address=cluster.address))
     store = ResultStore(database_url())
     try:
         verdict = (store.run(result.run_id) or {}).get("verdict")
@@ -58,8 +81,27 @@ def run(
             raise DtfError(f"campaign flow ended {result.state} without a verdict: "
                            f"{result.message}")  # fmt: skip
         render_summary(store, result.run_id, console)
+        if verdict != "passed" and result.message:
+            console.print(result.message, soft_wrap=True, highlight=False)
     finally:
         store.close()
     console.print(f"wall time {time.monotonic() - started:.1f}s")
     if verdict != "passed":
         raise typer.Exit(1)
+
+
+def _resume_request(run_id: str) -> LaunchRequest:
+    """Rebuild an interrupted run's request from what the store recorded when it started."""
+    store = ResultStore(database_url())
+    try:
+        row = store.run(run_id)
+    finally:
+        store.close()
+    if row is None:
+        raise DtfError(f"no run '{run_id}' in {database_url()}: nothing to resume")
+    recorded = json.loads(row["parameters"] or "{}")
+    return LaunchRequest(
+        target=recorded["target"], run_id=run_id, scheduler_address="",
+        keyword=recorded.get("keyword"), marker=recorded.get("marker"),
+        limits=recorded.get("limits") or {}, resume=True, matrix=recorded.get("matrix") or {},
+    )  # fmt: skip

@@ -14,10 +14,11 @@ from typing import Any
 from dtf import services
 from dtf.cluster.fleet import live_workers
 from dtf.cluster.profiles import WorkerProfile
+from dtf.cluster.publish import TAXONOMY_ENV, WORKER_ENV
 from dtf.errors import ClusterError
 
 START_TIMEOUT_SECONDS = 60.0
-WORKER_ENV = "DTF_WORKER_PROFILE"
+__all__ = ["WORKER_ENV", "ClusterInfo", "cluster_status", "ensure_cluster", "stop_cluster"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ def cluster_status(home: Path) -> ClusterInfo | None:
         return None
     workers = [w for w in state.get("workers", []) if services.alive(w["pid"], w["create_time"])]
     return ClusterInfo(address=state["address"], workers=tuple(w["name"] for w in workers))
+
+
+def running_cluster(home: Path, env: Mapping[str, str]) -> ClusterInfo | None:
+    """The running local cluster, whatever its profiles, if started with this environment
+    (same Prefect server, same dtf code) and with every worker it started still alive."""
+    running = cluster_status(home)
+    state = services.read_state(_state_path(home)) or {}
+    if running is None or state.get("env") != dict(env):
+        return None
+    if len(running.workers) != len(state.get("workers", [])):
+        return None
+    return running
 
 
 def ensure_cluster(
@@ -67,23 +80,34 @@ def _start(home: Path, profiles: Sequence[WorkerProfile], env: Mapping[str, str]
     state: dict[str, Any] = {
         "address": address, "profiles": _profile_state(profiles), "env": dict(env),
     }  # fmt: skip
-    sched = _spawn(sched_argv, cdir / "scheduler.log", base_env, cdir)
+    # A worker death fails its task at once (KilledWorker) instead of Dask silently re-running
+    # it elsewhere: dtf counts infrastructure deaths itself and climbs its recovery ladder.
+    sched_env = {**base_env, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    sched = _spawn(sched_argv, cdir / "scheduler.log", sched_env, cdir)
     state["scheduler"] = sched
     state["workers"] = []
     services.write_state(_state_path(home), state)
     _wait_for_port(port, sched["pid"], cdir / "scheduler.log")
     for profile in profiles:
-        argv = [
-            dask, "worker", address, "--name", profile.name, "--nthreads", "1",
-            "--nworkers", "1", "--resources", profile.resources_arg(), "--no-dashboard",
-            "--local-directory", str(cdir / profile.name),
-        ]  # fmt: skip
-        worker_env = {**base_env, WORKER_ENV: json.dumps(_profile_json(profile))}
-        proc = _spawn(argv, cdir / f"{profile.name}.log", worker_env, cdir)
+        argv, worker_env = _worker_command(dask, address, profile, cdir)
+        proc = _spawn(argv, cdir / f"{profile.name}.log", {**base_env, **worker_env}, cdir)
         state["workers"].append({"name": profile.name, **proc})
         services.write_state(_state_path(home), state)
     _wait_for_workers(address, len(profiles), cdir)
     return ClusterInfo(address=address, workers=tuple(p.name for p in profiles))
+
+
+def _worker_command(
+    dask: str, address: str, profile: WorkerProfile, cdir: Path
+) -> tuple[list[str], dict[str, str]]:
+    argv = [
+        dask, "worker", address, "--name", profile.name, "--nthreads", str(profile.nthreads),
+        "--nworkers", "1", "--resources", profile.resources_arg(), "--no-dashboard",
+        "--local-directory", str(cdir / profile.name), "--preload", "dtf.cluster.publish",
+    ]  # fmt: skip
+    # Set even when empty, so a taxonomy in dtf's own environment never leaks into workers.
+    taxonomy = profile.taxonomy.model_dump_json() if profile.taxonomy else ""
+    return argv, {WORKER_ENV: json.dumps(_profile_json(profile)), TAXONOMY_ENV: taxonomy}
 
 
 def _spawn(argv: list[str], log: Path, env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
@@ -139,4 +163,17 @@ def _profile_json(profile: WorkerProfile) -> dict[str, Any]:
 
 
 def _profile_state(profiles: Sequence[WorkerProfile]) -> list[dict[str, Any]]:
-    return [_profile_json(p) for p in profiles]
+    # Everything that changes what a worker advertises, so a changed profile file restarts
+    # the cluster; detection timestamps are left out so an unchanged one reuses it.
+    return [
+        {
+            **_profile_json(p),
+            "nthreads": p.nthreads,
+            "taxonomy": p.taxonomy.model_dump(
+                mode="json", exclude={"detected_at", "detection_seconds"}
+            )
+            if p.taxonomy
+            else None,
+        }
+        for p in profiles
+    ]

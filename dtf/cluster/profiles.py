@@ -5,19 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dtf.hardware.model import Taxonomy
+from dtf.hardware.resources import resources_arg
+
 CPU_RESOURCE = "cpu"
 
 
 @dataclass(frozen=True)
 class WorkerProfile:
-    """One local worker: its name, its Dask resources, and which of them are simulated."""
+    """One local worker: its name, its Dask resources, and which of them are simulated.
+
+    `taxonomy`, when set, is published to the scheduler (a fleet profile's simulated
+    hardware); `nthreads` is the worker's thread count.
+    """
 
     name: str
     resources: Mapping[str, float]
     simulated: frozenset[str] = field(default_factory=frozenset)
+    taxonomy: Taxonomy | None = None
+    nthreads: int = 1
 
     def resources_arg(self) -> str:
-        return ",".join(f"{k}={v:g}" for k, v in sorted(self.resources.items()))
+        return resources_arg(self.resources)
 
 
 def default_profiles(count: int) -> list[WorkerProfile]:

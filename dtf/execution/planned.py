@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.runner import ShardRequest, run_shard
 from dtf.planning.manifest import Manifest
 from dtf.planning.placement import hardware_class
+
+
+SCRATCH_ENV = "DTF_SCRATCH"
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -23,9 +27,19 @@ def write_manifest(manifest: Manifest, path: Path) -> Path:
     return path
 
 
-def execute_planned_shard(manifest: Manifest, shard_id: str) -> ShardOutcome:
-    """Run shard `shard_id` of `manifest` here; every test of it gets exactly one result."""
+def execute_planned_shard(
+    manifest: Manifest,
+    shard_id: str,
+    nodeids: tuple[str, ...] | None = None,
+    needs: dict[str, float] | None = None,
+) -> ShardOutcome:
+    """Run shard `shard_id` of `manifest` here; every test of it gets exactly one result.
+
+    `nodeids` narrows the shard (a rerun or a split part); `needs` is the hardware actually
+    used when it differs from the plan (a fallback).
+    """
     shard = manifest.shard(shard_id)
+    used = needs if needs is not None else dict(shard.needs)
     suite = manifest.suites[shard.suite]
     worker = current_worker()
     env = {
@@ -35,10 +49,12 @@ def execute_planned_shard(manifest: Manifest, shard_id: str) -> ShardOutcome:
         "DTF_WORKER_NAME": worker.name,
         "DTF_WORKER_RESOURCES": worker.resources_text(),
     }
-    with tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-") as scratch:
+    # DTF_SCRATCH names a worker's scratch volume; a missing one is an infrastructure fault.
+    scratch_root = os.environ.get(SCRATCH_ENV) or None
+    with tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch:
         request = ShardRequest(
             shard_id=shard_id,
-            nodeids=shard.nodeids,
+            nodeids=nodeids if nodeids is not None else shard.nodeids,
             rootdir=Path(manifest.rootdir),
             limits=suite.limits,
             python=manifest.python,
@@ -49,6 +65,6 @@ def execute_planned_shard(manifest: Manifest, shard_id: str) -> ShardOutcome:
     return dataclasses.replace(
         outcome,
         worker=worker.name,
-        hardware=hardware_class(shard.needs),
-        simulated=worker.simulates_any(shard.needs),
+        hardware=hardware_class(used),
+        simulated=worker.simulates_any(used),
     )

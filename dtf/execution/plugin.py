@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from dtf.execution.events import (
+    COLLECT_END,
     COLLECT_ERROR,
+    COLLECT_START,
     COLLECTED,
+    DEFAULT_OUTPUT_LIMIT,
     EVENTS_ENV,
     FINISH,
     OUTPUT_LIMIT_ENV,
@@ -30,29 +33,55 @@ MAX_METRIC_NAME = 128
 MAX_METRIC_UNIT = 32
 
 MetricRecorder = Callable[[str, float, str], None]
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+# The per-test events are formatted by hand around json's C string escaper: a generic
+# json.dumps costs several times more, and these two lines are written for every test.
+_quote = json.encoder.encode_basestring_ascii
+
+
+class InvalidMetricError(ValueError):
+    """A test passed `dtf_metric` something that cannot be stored as a metric."""
 
 
 class EventStream:
     """Appends events to the file the shard runner watches."""
 
-    def __init__(self, path: str, output_limit: int):
+    def __init__(self, path: str, output_limit: int, config: pytest.Config):
+        self.config = config
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._output_limit = output_limit
         self._reports: dict[str, dict[str, pytest.TestReport]] = {}
         self.metrics: dict[str, list[dict[str, Any]]] = {}
+        self.invalid_metrics: dict[str, str] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
-        # One write per line keeps each event whole even if the process dies right after.
-        os.write(self._fd, json.dumps(event, separators=(",", ":")).encode() + b"\n")
+        self.write(_dumps(event) + "\n")
+
+    def write(self, line: str) -> None:
+        # One unbuffered write per line: an event is in the file before the next line of
+        # test code runs, so it survives a crash, and O_APPEND keeps each line whole.
+        os.write(self._fd, line.encode())
 
     def close(self) -> None:
         os.close(self._fd)
+
+    @pytest.hookimpl
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        # Collectors run one after another (directories with their conftests, modules,
+        # classes): if the process dies or hangs now, the runner blames this one.
+        if collector.nodeid:
+            self.emit({"e": COLLECT_START, "id": collector.nodeid})
 
     @pytest.hookimpl
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             text = clean_text(str(report.longrepr), self._output_limit)
             self.emit({"e": COLLECT_ERROR, "id": report.nodeid, "msg": text})
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self) -> None:
+        # Collection proper is over: a death from now on is no collector's fault.
+        self.emit({"e": COLLECT_END})
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -64,7 +93,7 @@ class EventStream:
     @pytest.hookimpl
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._reports[nodeid] = {}
-        self.emit({"e": START, "id": nodeid, "t": time.time()})
+        self.write(f'{{"e":"{START}","id":{_quote(nodeid)},"t":{time.time()!r}}}\n')
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -74,20 +103,25 @@ class EventStream:
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         reports = self._reports.pop(nodeid, {})
         outcome, message = outcome_of(reports)
-        last = reports.get("teardown") or reports.get("call") or reports.get("setup")
-        output = "\n".join(f"--- {t} ---\n{c}" for t, c in last.sections) if last else ""
-        self.emit(
-            {
-                "e": FINISH,
-                "id": nodeid,
-                "t": time.time(),
-                "outcome": outcome,
-                "duration": sum(r.duration for r in reports.values()),
-                "msg": clean_text(message, self._output_limit),
-                "out": clean_text(output, self._output_limit),
-                "metrics": self.metrics.pop(nodeid, []),
-            }
+        invalid = self.invalid_metrics.pop(nodeid, None)
+        if invalid is not None:
+            outcome, message = "error", f"invalid dtf_metric: {invalid}\n{message}"
+        metrics = self.metrics.pop(nodeid, None)
+        self.write(
+            f'{{"e":"{FINISH}","id":{_quote(nodeid)},"t":{time.time()!r},'
+            f'"outcome":"{outcome}","duration":{sum(r.duration for r in reports.values())!r},'
+            f'"msg":{_quote(clean_text(message, self._output_limit))},'
+            f'"out":{_quote(clean_text(captured_output(reports), self._output_limit))},'
+            f'"metrics":{_dumps(metrics) if metrics else "[]"}}}\n'
         )
+
+
+def captured_output(reports: dict[str, pytest.TestReport]) -> str:
+    """The output pytest captured across the test's phases (the last report holds them all)."""
+    last = reports.get("teardown") or reports.get("call") or reports.get("setup")
+    if last is None or not last.sections:
+        return ""
+    return "\n".join(f"--- {title} ---\n{content}" for title, content in last.sections)
 
 
 def outcome_of(reports: dict[str, pytest.TestReport]) -> tuple[str, str]:
@@ -116,15 +150,19 @@ _stream: EventStream | None = None
 
 def pytest_configure(config: pytest.Config) -> None:
     global _stream
-    path = os.environ.get(EVENTS_ENV)
+    # Popped, not read: the tested code then sees the environment it would see without dtf,
+    # and a pytest the tests start themselves cannot write into this shard's stream.
+    path = os.environ.pop(EVENTS_ENV, None)
+    limit = os.environ.pop(OUTPUT_LIMIT_ENV, None)
     if path and _stream is None:
-        _stream = EventStream(path, int(os.environ.get(OUTPUT_LIMIT_ENV, "64000")))
+        _stream = EventStream(path, int(limit or DEFAULT_OUTPUT_LIMIT), config)
         config.pluginmanager.register(_stream, "dtf-events")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     global _stream
-    if _stream is not None:
+    # Only the session that opened the stream closes it, not one run in-process by a test.
+    if _stream is not None and _stream.config is config:
         config.pluginmanager.unregister(_stream)
         _stream.close()
         _stream = None
@@ -132,23 +170,37 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def validate_metric(name: str, value: float, unit: str) -> dict[str, Any]:
     """Check a metric before it is recorded: finite numbers, short names."""
+    __tracebackhide__ = True  # the error is the caller's: show their line, not ours
     if not isinstance(name, str) or not name or len(name) > MAX_METRIC_NAME:
-        raise ValueError(f"dtf_metric name must be 1-{MAX_METRIC_NAME} characters, got {name!r}")
+        raise InvalidMetricError(
+            f"dtf_metric name must be 1-{MAX_METRIC_NAME} characters, got {name!r}"
+        )
     if not isinstance(unit, str) or len(unit) > MAX_METRIC_UNIT:
-        raise ValueError(f"dtf_metric unit must be at most {MAX_METRIC_UNIT} characters")
+        raise InvalidMetricError(f"dtf_metric unit must be at most {MAX_METRIC_UNIT} characters")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"dtf_metric {name!r} must be a finite number, got {value!r}")
+        raise InvalidMetricError(f"dtf_metric {name!r} must be a finite number, got {value!r}")
     return {"name": name, "value": float(value), "unit": unit}
 
 
 @pytest.fixture
 def dtf_metric(request: pytest.FixtureRequest) -> Iterator[MetricRecorder]:
-    """Record a named numeric value (a benchmark figure) with this test's result."""
+    """Record a named numeric value (a benchmark figure) with this test's result.
+
+    An invalid value raises at once (the traceback points at the call) and, under dtf,
+    makes the test an `error` even if the test swallows the exception.
+    """
     recorded: list[dict[str, Any]] = []
+    nodeid = request.node.nodeid
 
     def record(name: str, value: float, unit: str = "") -> None:
-        recorded.append(validate_metric(name, value, unit))
+        __tracebackhide__ = True
+        try:
+            recorded.append(validate_metric(name, value, unit))
+        except InvalidMetricError as exc:
+            if _stream is not None:
+                _stream.invalid_metrics.setdefault(nodeid, str(exc))
+            raise
 
     yield record
     if _stream is not None and recorded:
-        _stream.metrics.setdefault(request.node.nodeid, []).extend(recorded)
+        _stream.metrics.setdefault(nodeid, []).extend(recorded)

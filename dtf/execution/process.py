@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -10,6 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 KILL_GRACE_SECONDS = 3.0
+# How long a stack dump (SIGABRT, which pytest's faulthandler turns into a traceback of
+# every thread) may take before the group is terminated anyway.
+DUMP_WAIT_SECONDS = 1.0
 
 
 class GroupProcess:
@@ -38,15 +42,34 @@ class GroupProcess:
     def poll(self) -> int | None:
         return self.popen.poll()
 
-    def kill_group(self, grace: float = KILL_GRACE_SECONDS) -> int:
-        """SIGTERM the group, SIGKILL what is left after `grace` seconds; return the exit code."""
+    def kill_group(self, grace: float = KILL_GRACE_SECONDS, *, dump_stack: bool = False) -> int:
+        """SIGTERM the group, SIGKILL what is left after `grace` seconds; return the exit code.
+
+        With `dump_stack`, the leader first gets SIGABRT so that faulthandler writes where
+        every thread was stuck into the output before the process goes.
+        """
+        if dump_stack and self.popen.poll() is None:
+            self._abort_leader()
         if self.popen.poll() is None:
             _signal_group(self.pgid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while self.popen.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
+            self._wait(grace)
         self.reap()
         return self.popen.wait()
+
+    def _abort_leader(self) -> None:
+        try:
+            # Our own abort must not leave a core file (possibly gigabytes) in the checkout.
+            _soft, hard = resource.prlimit(self.popen.pid, resource.RLIMIT_CORE)
+            resource.prlimit(self.popen.pid, resource.RLIMIT_CORE, (0, hard))
+            os.kill(self.popen.pid, signal.SIGABRT)
+        except OSError:  # gone already, or not ours to signal
+            return
+        self._wait(DUMP_WAIT_SECONDS)
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.popen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def reap(self) -> None:
         """Kill anything the child left behind in its group, then close the output file."""

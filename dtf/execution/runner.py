@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dtf.errors import DtfError
 from dtf.execution.events import (
+    COLLECT_END,
     COLLECT_ERROR,
+    COLLECT_START,
     EVENTS_ENV,
     FINISH,
     OUTPUT_LIMIT_ENV,
     START,
+    clean_text,
     decode_lines,
 )
 from dtf.execution.outcomes import CaseResult, Metric, Outcome, ShardOutcome
@@ -26,9 +30,18 @@ from dtf.spec.models import Limits
 
 POLL_SECONDS = 0.05
 TAIL_BYTES = 4000
+FAULTHANDLER_BANNER = "Fatal Python error:"
+ABORT_BANNER = "Fatal Python error: Aborted"
+TIMEOUT_BANNER = "Stack when the limit fired (faulthandler's dump on dtf's SIGABRT):"
 # pytest's own exit codes: all passed, some failed, interrupted, internal, usage, none collected.
 PYTEST_EXITS = {0, 1, 2, 3, 4, 5}
-_NOT_FOUND = re.compile(r"ERROR: (?:not found|found no collectors for): (\S+)")
+# How pytest names the arguments it could not find (absolute paths) before running nothing.
+_NOT_FOUND = re.compile(
+    r"^ERROR: (?:not found|found no collectors for|file or directory not found):? (.+)$",
+    re.MULTILINE,
+)
+NOT_FOUND_BYTES = 1_000_000
+_STREAMED_OUTCOMES = {"passed", "failed", "skipped", "xfailed", "xpassed", "error"}
 
 
 @dataclass(frozen=True)
@@ -52,93 +65,204 @@ class _Launch:
     collect_errors: dict[str, str]
     current: str | None
     current_started: float | None
+    collecting: str | None
     exit_code: int
     fired: str | None
     output: Path
 
 
 def run_shard(request: ShardRequest) -> ShardOutcome:
-    """Run every test of the shard once; each gets exactly one result, whatever happens."""
+    """Run every test of the shard once; each gets exactly one result, whatever happens.
+
+    The events and output of each launch go to `request.scratch`, kept for inspection; without
+    one, to a temporary directory removed at the end.
+    """
+    if request.scratch is not None:
+        request.scratch.mkdir(parents=True, exist_ok=True)
+        return _run(request, request.scratch)
+    with tempfile.TemporaryDirectory(prefix=f"dtf-{request.shard_id}-") as scratch:
+        return _run(request, Path(scratch))
+
+
+def _run(request: ShardRequest, scratch: Path) -> ShardOutcome:
     begin = time.monotonic()
-    scratch = request.scratch or Path(tempfile.mkdtemp(prefix=f"dtf-{request.shard_id}-"))
-    scratch.mkdir(parents=True, exist_ok=True)
+    wanted = list(dict.fromkeys(request.nodeids))  # a test listed twice still runs once
     results: dict[str, CaseResult] = {}
-    remaining = list(request.nodeids)
+    remaining = wanted
     launches = 0
     limits = request.limits
     while remaining:
         left = limits.shard_timeout - (time.monotonic() - begin)
-        if left <= 0 or launches > limits.max_relaunches:
-            why = (
-                f"not run: shard timeout of {limits.shard_timeout:g}s expired"
-                if left <= 0
-                else f"not run: the shard was relaunched {launches} times (limit reached)"
-            )
-            _settle(results, remaining, "timeout" if left <= 0 else "error", why)
+        if left <= 0:
+            why = f"not run: shard timeout of {limits.shard_timeout:g}s expired"
+            _settle(results, remaining, "timeout", why)
+            break
+        if launches > limits.max_relaunches:
+            why = f"not run: the shard was launched {launches} times (max_relaunches reached)"
+            _settle(results, remaining, "error", why)
             break
         launch = _launch(request, remaining, scratch, launches, deadline=time.monotonic() + left)
         launches += 1
         results.update(launch.finished)
-        remaining = _attribute(launch, remaining, results, request.limits)
-    ordered = [results[n] for n in request.nodeids if n in results]
+        remaining = _attribute(launch, remaining, results, request)
     return ShardOutcome(
         shard_id=request.shard_id,
-        results=ordered,
+        results=[results[n] for n in wanted if n in results],
         launches=launches,
         wall_seconds=time.monotonic() - begin,
     )
 
 
 def _attribute(
-    launch: _Launch, remaining: list[str], results: dict[str, CaseResult], limits: Limits
+    launch: _Launch, remaining: list[str], results: dict[str, CaseResult], request: ShardRequest
 ) -> list[str]:
-    """Give the test that was running its blame; return the tests still to run."""
-    tail = tail_text(launch.output, TAIL_BYTES)
+    """Give the test (or module) that was running its blame; return the tests still to run."""
+    tail = _last_words(launch.output)
+    if launch.fired:
+        # The abort was dtf's own request for a stack dump, not the test's doing.
+        tail = tail.replace(ABORT_BANNER, TIMEOUT_BANNER, 1)
     culprit = launch.current
+    blamed = culprit is not None and culprit not in results
     if culprit is not None and culprit not in results:
-        outcome: Outcome = "timeout" if launch.fired else "crashed"
-        why = launch.fired or f"the test process died ({describe_exit(launch.exit_code)})"
-        results[culprit] = CaseResult(
-            nodeid=culprit,
-            outcome=outcome,
-            duration=time.time() - (launch.current_started or time.time()),
-            message=f"{why}; last output:\n{tail}",
-            started_at=launch.current_started,
-            finished_at=time.time(),
-        )
+        results[culprit] = _blame(launch, culprit, tail)
+    elif launch.collecting is not None and (launch.fired or launch.exit_code not in PYTEST_EXITS):
+        blamed = _blame_collector(launch, launch.collecting, remaining, results, tail)
+    _record_collect_errors(launch, remaining, results)
+    if launch.exit_code == 4 and not launch.finished:
+        _record_not_found(launch, remaining, results, request)
     left = [n for n in remaining if n not in results]
-    if not left or culprit is not None:
-        return left  # the rest runs again in a fresh process without the culprit
+    if not left:
+        return []
+    progressed = len(left) < len(remaining)
+    if progressed and (blamed or launch.fired is None):
+        # The rest runs again in a fresh process: without the culprit, without what pytest
+        # could not collect, or after pytest stopped on its own (-x, --maxfail). Each launch
+        # settles at least one test and max_relaunches bounds them all.
+        return left
     return _settle_unrun(launch, left, results, tail)
+
+
+def _record_collect_errors(
+    launch: _Launch, remaining: list[str], results: dict[str, CaseResult]
+) -> None:
+    for nodeid in remaining:
+        if nodeid not in results:
+            message = _collect_error_for(nodeid, launch.collect_errors)
+            if message is not None:
+                results[nodeid] = CaseResult(nodeid=nodeid, outcome="error", message=message)
+
+
+def _record_not_found(
+    launch: _Launch, remaining: list[str], results: dict[str, CaseResult], request: ShardRequest
+) -> None:
+    """pytest ran nothing because some ids no longer exist (stale ids): those are errors."""
+    base = request.rootdir.resolve()
+    reported: dict[str, str] = {}
+    for line in _NOT_FOUND.findall(tail_text(launch.output, NOT_FOUND_BYTES)):
+        path, sep, rest = line.strip().partition("::")
+        reported[Path(os.path.relpath(base / path, base)).as_posix() + sep + rest] = line.strip()
+    unsettled = {n.split("::", 1)[0] for n in remaining if n not in results}
+    files = {nodeid.split("::", 1)[0] for nodeid in reported} & unsettled
+    if not files:
+        return  # only tests of modules that failed to import: their errors are recorded
+    present = sorted(f for f in files if (base / f).is_file())
+    # pytest names a missing parametrized test without its parameters: ask it which exist.
+    existing = _existing_ids(request, present) if present else set()
+    for nodeid in remaining:
+        file = nodeid.split("::", 1)[0]
+        if nodeid in results or file not in files:
+            continue
+        if existing is None:  # collection failed: fall back to matching the names
+            gone = any(nodeid == r or nodeid.startswith((r + "[", r + "::")) for r in reported)
+        else:
+            gone = nodeid not in existing
+        if gone:
+            why = f"not found by pytest at run time (stale test id?): {file}"
+            results[nodeid] = CaseResult(nodeid=nodeid, outcome="error", message=why)
+
+
+def _existing_ids(request: ShardRequest, files: list[str]) -> set[str] | None:
+    from dtf.discovery import discover  # discovery builds on this package: import late
+
+    try:
+        found = discover(
+            request.rootdir,
+            files,
+            python=request.python,
+            timeout=request.limits.idle_timeout,
+            env=request.env,
+        )
+    except DtfError:
+        return None
+    return set(found.nodeids)
+
+
+def _last_words(output: Path) -> str:
+    """The end of the process's output, or faulthandler's stack dump when there is one."""
+    text = tail_text(output, 4 * TAIL_BYTES)
+    dump = text.rfind(FAULTHANDLER_BANNER)
+    # A dump lists the innermost frames (the test's own) first: keep its start.
+    text = text[-TAIL_BYTES:] if dump < 0 else text[dump : dump + TAIL_BYTES]
+    return clean_text(text, TAIL_BYTES).strip() or "(none)"
+
+
+def _blame(launch: _Launch, culprit: str, tail: str) -> CaseResult:
+    now = time.time()
+    if launch.fired:
+        outcome: Outcome = "timeout"
+        why = f"{launch.fired}; the process group was killed"
+    else:
+        outcome = "crashed"
+        why = f"the test process died ({describe_exit(launch.exit_code)})"
+    return CaseResult(
+        nodeid=culprit,
+        outcome=outcome,
+        duration=now - (launch.current_started or now),
+        message=f"{why}; last output:\n{tail}",
+        started_at=launch.current_started,
+        finished_at=now,
+    )
+
+
+def _blame_collector(
+    launch: _Launch, collector: str, remaining: list[str], results: dict[str, CaseResult], tail: str
+) -> bool:
+    """The process went while collecting (importing a module, a conftest): its tests share
+    the blame. Returns whether any test was blamed."""
+    if launch.fired:
+        outcome: Outcome = "timeout"
+        why = f"{launch.fired} while collecting {collector}"
+    else:
+        outcome = "crashed"
+        died = describe_exit(launch.exit_code)
+        why = f"the test process died while collecting {collector} ({died})"
+    message = f"{why}; last output:\n{tail}"
+    inside = (collector + "::", collector + "/")
+    blamed = [n for n in remaining if n not in results and (n == collector or n.startswith(inside))]
+    _settle(results, blamed, outcome, message)
+    return bool(blamed)
 
 
 def _settle_unrun(
     launch: _Launch, left: list[str], results: dict[str, CaseResult], tail: str
 ) -> list[str]:
     """The process ended while no test was running, leaving tests without a result."""
-    not_found = set(_NOT_FOUND.findall(tail)) & set(left)
-    if launch.exit_code == 4 and not_found:
-        _settle(results, sorted(not_found), "error", "not found by pytest at run time")
-        return [n for n in left if n not in not_found]
-    for nodeid in left:
-        message = _collect_error_for(nodeid, launch.collect_errors)
-        if message is None:
-            if launch.fired:
-                message = f"not run: {launch.fired} outside any test"
-            elif launch.exit_code in PYTEST_EXITS:
-                message = f"not run by pytest ({describe_exit(launch.exit_code)})"
-            else:
-                message = (
-                    f"not run: pytest died outside any test ({describe_exit(launch.exit_code)})"
-                )
-            message += f"; last output:\n{tail}"
-        results[nodeid] = CaseResult(nodeid=nodeid, outcome="error", message=message)
+    outcome: Outcome = "timeout" if launch.fired else "error"
+    _settle(results, left, outcome, _why_unrun(launch) + f"; last output:\n{tail}")
     return []
+
+
+def _why_unrun(launch: _Launch) -> str:
+    if launch.fired:
+        return f"not run: {launch.fired} outside any test"
+    if launch.exit_code in PYTEST_EXITS:
+        return f"not run by pytest ({describe_exit(launch.exit_code)})"
+    return f"not run: pytest died outside any test ({describe_exit(launch.exit_code)})"
 
 
 def _collect_error_for(nodeid: str, errors: dict[str, str]) -> str | None:
     for prefix, message in errors.items():
-        if nodeid == prefix or nodeid.startswith(prefix + "::") or not prefix:
+        if not prefix or nodeid == prefix or nodeid.startswith((prefix + "::", prefix + "/")):
             return f"collection error in {prefix or 'session'}: {message}"
     return None
 
@@ -154,6 +278,7 @@ def _launch(
     events_path = scratch / f"events-{index}.jsonl"
     output_path = scratch / f"output-{index}.log"
     args_path = scratch / f"args-{index}.txt"
+    # One argument per line (pytest's @file), so thousands of ids never hit ARG_MAX.
     args_path.write_text("\n".join(nodeids) + "\n", encoding="utf-8")
     events_path.write_bytes(b"")
     env = {
@@ -164,7 +289,9 @@ def _launch(
     }
     argv = [
         request.python, "-m", "pytest", "-p", "dtf", "-p", "no:cacheprovider",
-        "--continue-on-collection-errors", "-q", "--no-header", "-rN", f"@{args_path}",
+        "--continue-on-collection-errors", "-q", "--no-header", "-rN",
+        # The events carry each test's output; repeating it in the log only costs disk.
+        "--show-capture=no", f"@{args_path}",
     ]  # fmt: skip
     proc = GroupProcess(argv, cwd=request.rootdir, env=env, output=output_path)
     return _watch(proc, events_path, output_path, request.limits, deadline)
@@ -173,19 +300,19 @@ def _launch(
 def _watch(
     proc: GroupProcess, events_path: Path, output_path: Path, limits: Limits, deadline: float
 ) -> _Launch:
-    state = _WatchState()
+    state = _WatchState(output_path)
     with events_path.open("rb") as events:
         while True:
             exit_code = proc.poll()
-            state.absorb(events.read(), output_path)
+            state.absorb(events.read())
             if exit_code is not None:
-                proc.reap()
-                state.absorb(events.read(), output_path)
+                proc.reap()  # the group may outlive its leader: orphans go too
+                state.absorb(events.read())
                 break
             fired = state.limit_fired(limits, deadline)
             if fired is not None:
-                exit_code = proc.kill_group()
-                state.absorb(events.read(), output_path)
+                exit_code = proc.kill_group(dump_stack=True)
+                state.absorb(events.read())
                 state.fired = fired
                 break
             time.sleep(POLL_SECONDS)
@@ -194,6 +321,7 @@ def _watch(
         collect_errors=state.collect_errors,
         current=state.current,
         current_started=state.current_wall,
+        collecting=state.collecting,
         exit_code=exit_code,
         fired=state.fired,
         output=output_path,
@@ -203,26 +331,30 @@ def _watch(
 class _WatchState:
     """Tracks one pytest process's events as they arrive."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: Path) -> None:
+        self.output = output
         self.finished: dict[str, CaseResult] = {}
         self.collect_errors: dict[str, str] = {}
         self.current: str | None = None
         self.current_wall: float | None = None
         self.current_since = 0.0
+        self.collecting: str | None = None
         self.fired: str | None = None
         self.tail = b""
         self.last_activity = time.monotonic()
         self.output_size = 0
 
-    def absorb(self, data: bytes, output: Path) -> None:
+    def absorb(self, data: bytes) -> None:
         now = time.monotonic()
         try:
-            size = output.stat().st_size
+            size = self.output.stat().st_size
         except OSError:
             size = self.output_size
         if data or size != self.output_size:
             self.last_activity = now
             self.output_size = size
+        if not data:
+            return
         events, self.tail = decode_lines(self.tail + data)
         for event in events:
             self._apply(event, now)
@@ -231,11 +363,18 @@ class _WatchState:
         kind, nodeid = event.get("e"), str(event.get("id", ""))
         if kind == START:
             self.current, self.current_wall, self.current_since = nodeid, event.get("t"), now
+            self.collecting = None
         elif kind == FINISH:
             self.finished[nodeid] = _case_from(event, self.current_wall)
             self.current = None
+        elif kind == COLLECT_START:
+            self.collecting = nodeid
+        elif kind == COLLECT_END:
+            self.collecting = None  # collection is over: from now on tests take the blame
         elif kind == COLLECT_ERROR:
             self.collect_errors[nodeid] = str(event.get("msg", ""))
+            if nodeid == self.collecting:
+                self.collecting = None
 
     def limit_fired(self, limits: Limits, deadline: float) -> str | None:
         now = time.monotonic()
@@ -256,7 +395,7 @@ def _case_from(event: dict[str, Any], started: float | None) -> CaseResult:
     outcome = str(event.get("outcome", "error"))
     return CaseResult(
         nodeid=str(event["id"]),
-        outcome=outcome if outcome in _OUTCOMES else "error",  # type: ignore[arg-type]
+        outcome=outcome if outcome in _STREAMED_OUTCOMES else "error",  # type: ignore[arg-type]
         duration=float(event.get("duration", 0.0)),
         message=str(event.get("msg", "")),
         output=str(event.get("out", "")),
@@ -264,6 +403,3 @@ def _case_from(event: dict[str, Any], started: float | None) -> CaseResult:
         finished_at=event.get("t"),
         metrics=metrics,
     )
-
-
-_OUTCOMES = {"passed", "failed", "skipped", "xfailed", "xpassed", "error"}

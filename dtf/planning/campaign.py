@@ -8,8 +8,8 @@ from dtf.errors import PlanError
 from dtf.planning.dag import suite_levels
 from dtf.planning.manifest import Manifest, SuitePlan
 from dtf.planning.placement import hardware_class
-from dtf.planning.shards import CollectedTest, Shard, plan_suite_shards
-from dtf.spec.models import Campaign, Limits
+from dtf.planning.shards import CollectedTest, Shard, effective_target, plan_suite_shards
+from dtf.spec.models import Campaign, Limits, Suite
 
 
 def plan_campaign(
@@ -21,10 +21,13 @@ def plan_campaign(
     rootdir: str,
     python: str,
     limits: Mapping[str, float] | None = None,
+    matrix: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Shard every suite; `collected` and `history` are keyed by suite name.
 
-    `limits` overrides the campaign's limits for every suite (the CLI's timeout flags).
+    `spec` is already resolved for its matrix point (dtf.spec.matrix.resolve_matrix), whose
+    values `matrix` records. `limits` overrides the campaign's limits for every suite (the
+    CLI's timeout flags).
     """
     levels = suite_levels(spec.suites)
     if not any(collected.get(s.name) for s in spec.suites):
@@ -36,24 +39,27 @@ def plan_campaign(
         suite_limits = spec.limits_for(suite)
         if limits:
             suite_limits = Limits.model_validate({**suite_limits.model_dump(), **limits})
+        target = target_for(spec, suite)
         suites[suite.name] = SuitePlan(
             name=suite.name,
             limits=suite_limits,
             env=dict(suite.env),
             depends_on=suite.depends_on,
             tests=tuple(tests),
+            target_seconds=target,
         )
-        needs = dict(suite.requires) or {"cpu": 1.0}
         shards += plan_suite_shards(
             suite.name,
             [CollectedTest(n, suite.name) for n in tests],
-            needs=needs,
+            needs=suite_needs(suite),
             history=history.get(suite.name, {}),
             default_seconds=spec.defaults.default_test_seconds,
-            target_seconds=suite.shard_target_seconds or spec.defaults.shard_target_seconds,
+            target_seconds=target,
             max_shards=suite.max_shards or spec.defaults.max_shards,
             grouping=suite.grouping,
             priority=suite.priority,
+            batch_key=suite.batch_key,
+            batch_by=suite.batch_by,
         )
     return Manifest(
         run_id=run_id,
@@ -63,9 +69,21 @@ def plan_campaign(
         suites=suites,
         shards=tuple(shards),
         levels=tuple(tuple(level) for level in levels),
+        matrix=dict(matrix or {}),
     )
+
+
+def target_for(spec: Campaign, suite: Suite) -> float:
+    """The suite's shard target, raised to the floor that keeps per-task overhead small."""
+    requested = suite.shard_target_seconds or spec.defaults.shard_target_seconds
+    return effective_target(requested, spec.defaults.max_overhead_share)
+
+
+def suite_needs(suite: Suite) -> dict[str, float]:
+    """The Dask resources each shard of `suite` asks for; one CPU when it names none."""
+    return dict(suite.requires) or {"cpu": 1.0}
 
 
 def suite_hardware(spec: Campaign) -> dict[str, str]:
     """The hardware class each suite's history is kept under."""
-    return {s.name: hardware_class(dict(s.requires) or {"cpu": 1.0}) for s in spec.suites}
+    return {s.name: hardware_class(suite_needs(s)) for s in spec.suites}

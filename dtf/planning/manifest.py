@@ -18,6 +18,7 @@ class SuitePlan(BaseModel):
     env: dict[str, str] = {}
     depends_on: tuple[str, ...] = ()
     tests: tuple[str, ...] = ()
+    target_seconds: float = 0.0  # the shard target the planner used (after its floor)
 
 
 class Manifest(BaseModel):
@@ -32,6 +33,7 @@ class Manifest(BaseModel):
     suites: dict[str, SuitePlan]
     shards: tuple[Shard, ...]
     levels: tuple[tuple[str, ...], ...]
+    matrix: dict[str, str] = {}  # the matrix point this run was planned for
 
     def shard(self, shard_id: str) -> Shard:
         for shard in self.shards:
@@ -41,6 +43,9 @@ class Manifest(BaseModel):
 
     def shards_of(self, suite: str) -> list[Shard]:
         return [s for s in self.shards if s.suite == suite]
+
+    def depends_on(self) -> dict[str, tuple[str, ...]]:
+        return {name: plan.depends_on for name, plan in self.suites.items()}
 
     def planned_tests(self) -> int:
         return sum(len(s.nodeids) for s in self.shards)

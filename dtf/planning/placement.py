@@ -18,13 +18,44 @@ class Unplaceable:
     needs: Mapping[str, float]
 
     def message(self, fleet: Mapping[str, Mapping[str, float]]) -> str:
-        offered = "; ".join(
-            f"{name}: {_fmt(res) or 'no resources'}" for name, res in sorted(fleet.items())
-        )
+        """Names the suite, its needs, what is missing, and what the fleet has."""
+        shortfalls = [
+            gap for name, amount in sorted(self.needs.items())
+            if (gap := _shortfall(name, amount, fleet))
+        ]  # fmt: skip
+        why = "; ".join(shortfalls) or "each is offered, but no single worker offers all of them"
         return (
-            f"suite '{self.suite}' needs {_fmt(self.needs)}, which no worker offers "
-            f"(fleet: {offered or 'no workers'})"
+            f"suite '{self.suite}' needs {_fmt(self.needs)}, which no worker offers: {why} "
+            f"(fleet: {fleet_summary(fleet)})"
         )
+
+
+def _shortfall(name: str, amount: float, fleet: Mapping[str, Mapping[str, float]]) -> str:
+    offers = {worker: res[name] for worker, res in fleet.items() if name in res}
+    if not offers:
+        return f"no worker has {name}"
+    best = max(offers.values())
+    if best >= amount:
+        return ""
+    holder = min(worker for worker, value in offers.items() if value == best)
+    return f"{name} is at most {best:g} (on {holder}), {amount:g} needed"
+
+
+def fleet_summary(fleet: Mapping[str, Mapping[str, float]]) -> str:
+    """Workers grouped by identical resources, so a fleet of hundreds stays one readable line."""
+    if not fleet:
+        return "no workers"
+    groups: dict[str, list[str]] = {}
+    for worker, res in sorted(fleet.items()):
+        groups.setdefault(_fmt(res) or "no resources", []).append(worker)
+    return "; ".join(f"{_workers(names)}: {res}" for res, names in groups.items())
+
+
+def _workers(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{len(names)} workers ({shown})"
 
 
 def hardware_class(needs: Mapping[str, float]) -> str:

@@ -3,33 +3,55 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dtf.errors import SpecError
-from dtf.spec.models import Campaign
+from dtf.spec.checks import campaign_problems
+from dtf.spec.models import Campaign, Location, SpecOrigin
 
-Location = tuple[str | int, ...]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def load_campaign(path: str | Path) -> Campaign:
     """Load and validate the campaign file at `path`."""
+    return parse_campaign(read_text(path, "campaign file"), str(path))
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of a YAML input file; a missing or unreadable file is a SpecError."""
     file = Path(path)
     if not file.exists():
-        raise SpecError(str(file), "campaign file not found")
+        raise SpecError(str(file), f"{what} not found")
     if file.is_dir():
-        raise SpecError(str(file), "is a directory, expected a campaign YAML file")
+        raise SpecError(str(file), f"is a directory, expected a {what} (YAML)")
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(file), f"cannot be read: {exc}") from exc
-    return parse_campaign(text, str(file))
 
 
 def parse_campaign(text: str, source: str = "<campaign>") -> Campaign:
     """Validate campaign YAML `text`; `source` names it in error messages."""
+    spec, lines, data = parse_model(
+        text, source, Campaign, "is empty, expected a mapping with 'name' and 'suites'"
+    )
+    problems = campaign_problems(spec)
+    if problems:
+        loc, message = problems[0]
+        more = len(problems) - 1
+        if more:
+            message += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise SpecError(source, message, line=_line_of(loc, lines), field=_dotted(loc, data))
+    return spec.with_origin(SpecOrigin(source, lines))
+
+
+def parse_model(
+    text: str, source: str, model: type[ModelT], empty: str
+) -> tuple[ModelT, dict[Location, int], dict[str, Any]]:
+    """Validate YAML `text` as `model`, keeping the line of every key for later messages."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -38,13 +60,13 @@ def parse_campaign(text: str, source: str = "<campaign>") -> Campaign:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(source, f"invalid YAML: {problem}", line=line) from exc
     if root is None:
-        raise SpecError(source, "is empty, expected a mapping with 'name' and 'suites'")
+        raise SpecError(source, empty)
     lines: dict[Location, int] = {}
     data = _construct(root, (), lines)
     if not isinstance(data, dict):
         raise SpecError(source, "top level must be a mapping", line=root.start_mark.line + 1)
     try:
-        return Campaign.model_validate(data)
+        return model.model_validate(data), lines, data
     except ValidationError as exc:
         raise _first_error(exc, source, lines, data) from exc
 
@@ -71,22 +93,27 @@ def _first_error(
 ) -> SpecError:
     err = exc.errors()[0]
     loc: Location = tuple(err["loc"])
-    # Pydantic reports model-level errors without a field; point at the deepest known key.
-    line = None
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in lines:
-            line = lines[loc[:cut]]
-            break
+    line = _line_of(loc, lines)
     field = _dotted(loc, data)
     message = err["msg"]
     if err["type"] == "extra_forbidden":
         message = "unknown key (check its spelling)"
     elif err["type"] == "missing":
         message = "is required"
+    elif err["type"] == "value_error":
+        message = str(err.get("ctx", {}).get("error", message))  # without pydantic's prefix
     count = exc.error_count()
     if count > 1:
         message += f" (and {count - 1} more error{'s' if count > 2 else ''})"
     return SpecError(source, message, line=line, field=field or None)
+
+
+def _line_of(loc: Location, lines: dict[Location, int]) -> int | None:
+    # Pydantic reports model-level errors without a field; point at the deepest known key.
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
 
 
 def _dotted(loc: Location, data: dict[str, Any]) -> str:

@@ -8,31 +8,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Integer,
-    create_engine,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Connection, Engine, Integer, Table, delete, func, insert, select, update
 
-from dtf.errors import StoreError
-from dtf.execution.outcomes import FAILING_OUTCOMES, ShardOutcome
+from dtf.execution.outcomes import ShardOutcome
+from dtf.store import migrate
+from dtf.store.bulk import Columns, insert_columns, rows_to_columns
+from dtf.store.engine import lock_timeout_from_env, make_engine, redact, transaction
+from dtf.store.queries import FAILING, latest_results
 from dtf.store.schema import metadata, metrics, results, runs, shards
 
-# duckdb_engine is imported eagerly: when SQLAlchemy first loads it lazily inside a Prefect
-# flow run, DuckDB's bindings report dozens of "nanobind: leaked" lines at interpreter exit.
-
 HISTORY_WINDOW = 10
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -46,35 +34,52 @@ class ShardRecord:
     needs: Mapping[str, float]
     tests: int
     estimated_seconds: float
+    # When the shard finished; None means now, which is right for the flow that writes each
+    # shard as it completes. Imports and generated histories give the real time.
+    finished_at: float | None = None
 
 
 class ResultStore:
-    """SQL access to campaign results on DuckDB (default) or PostgreSQL."""
+    """SQL access to campaign results on DuckDB (default) or PostgreSQL.
 
-    def __init__(self, url: str):
+    Opening a store upgrades its schema to the newest migration. Every operation is one short
+    transaction on a fresh DuckDB connection, so a DuckDB file is held only while an operation
+    runs; an operation that meets another process's lock retries for `lock_timeout` seconds
+    (default $DTF_STORE_LOCK_TIMEOUT or 15) and then raises StoreError.
+    """
+
+    def __init__(self, url: str, *, lock_timeout: float | None = None, upgrade: bool = True):
         self.url = url
-        try:
-            self.engine: Engine = _engine(url)
-            metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot open results store {_redact(url)}: {_first_line(exc)}"
-            ) from exc
+        self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
+        self.engine: Engine = make_engine(url)
+        if upgrade:
+            with self.transaction() as conn:
+                migrate.upgrade(conn)
 
     @property
     def location(self) -> str:
-        return _redact(self.url)
+        return redact(self.url)
+
+    @property
+    def dialect(self) -> str:
+        """'duckdb' or 'postgresql'."""
+        return self.engine.dialect.name
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"results store {self.location}: {_first_line(exc)}") from exc
+    def transaction(self) -> Iterator[Connection]:
+        """One short transaction (the way analysis runs its own SQL); StoreError on failure."""
+        with transaction(self.engine, self.lock_timeout, self.location) as conn:
+            yield conn
+
+    _tx = transaction
+
+    def revision(self) -> str | None:
+        """The schema revision the store is at."""
+        with self.transaction() as conn:
+            return migrate.current_revision(conn)
 
     # --- writes (the flow process only) -------------------------------------------------
 
@@ -87,196 +92,237 @@ class ResultStore:
         parameters: Mapping[str, Any],
         trigger: str = "cli",
         planned_tests: int = 0,
+        ref: str | None = None,
+        matrix: Mapping[str, Any] | None = None,
+        started_at: float | None = None,
     ) -> None:
         row = {
             "run_id": run_id, "campaign": campaign, "source": source, "trigger": trigger,
             "parameters": json.dumps(dict(parameters), sort_keys=True),
-            "started_at": time.time(), "status": "running", "planned_tests": planned_tests,
+            "started_at": time.time() if started_at is None else started_at,
+            "status": "running", "planned_tests": planned_tests, "ref": ref,
+            "matrix": json.dumps(dict(matrix), sort_keys=True) if matrix else None,
         }  # fmt: skip
-        with self._tx() as conn:
+        with self.transaction() as conn:
             if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first():
                 conn.execute(update(runs).where(runs.c.run_id == run_id).values(status="running"))
             else:
                 conn.execute(insert(runs).values(**row))
 
     def update_run(self, run_id: str, **values: Any) -> None:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
 
     def write_shard(self, record: ShardRecord, outcome: ShardOutcome, status: str = "done") -> None:
-        """Store a shard attempt and its results; writing the same attempt twice is a no-op."""
-        now = time.time()
-        shard_row = {
-            "run_id": record.run_id, "shard_id": record.shard_id, "attempt": record.attempt,
-            "suite": record.suite, "needs": json.dumps(dict(record.needs), sort_keys=True),
-            "tests": record.tests, "estimated_seconds": record.estimated_seconds,
-            "status": status, "worker": outcome.worker, "hardware": outcome.hardware,
-            "launches": outcome.launches, "started_at": now - outcome.wall_seconds,
-            "finished_at": now, "wall_seconds": outcome.wall_seconds,
-        }  # fmt: skip
-        rows = [
-            {
-                "run_id": record.run_id, "test_id": r.nodeid, "attempt": record.attempt,
-                "suite": record.suite, "shard_id": record.shard_id, "outcome": r.outcome,
-                "duration": r.duration, "worker": outcome.worker, "hardware": outcome.hardware,
-                "simulated": outcome.simulated, "message": r.message, "output": r.output,
-                "started_at": r.started_at, "finished_at": r.finished_at,
-            }
-            for r in outcome.results
-        ]  # fmt: skip
-        metric_rows = [
-            {"run_id": record.run_id, "test_id": r.nodeid, "attempt": record.attempt,
-             "name": m.name, "value": m.value, "unit": m.unit, "hardware": outcome.hardware}
-            for r in outcome.results
-            for m in r.metrics
-        ]  # fmt: skip
-        ids = [r.nodeid for r in outcome.results]
-        with self._tx() as conn:
-            _delete_shard_attempt(conn, record, ids)
-            conn.execute(insert(shards).values(**shard_row))
-            for chunk in _chunks(rows, 500):
-                conn.execute(insert(results), chunk)
-            for chunk in _chunks(metric_rows, 500):
-                conn.execute(insert(metrics), chunk)
+        """Store a shard attempt and its results; writing the same attempt again replaces it."""
+        now = time.time() if record.finished_at is None else record.finished_at
+        with self.transaction() as conn:
+            _delete_shard_attempt(conn, record, [r.nodeid for r in outcome.results])
+            conn.execute(insert(shards).values(**_shard_row(record, outcome, status, now)))
+            insert_columns(conn, results, rows_to_columns(results, _result_rows(record, outcome)))
+            insert_columns(conn, metrics, rows_to_columns(metrics, _metric_rows(record, outcome)))
+
+    def bulk_insert(self, table: str | Table, columns: Columns) -> int:
+        """Append many rows given column-wise, in one transaction; the fast path for imports.
+
+        Unlike write_shard this does not replace earlier rows: a duplicate key fails the whole
+        batch. DuckDB scans the batch as arrays; PostgreSQL (psycopg) receives it through COPY.
+        """
+        target = metadata.tables[table] if isinstance(table, str) else table
+        with self.transaction() as conn:
+            return insert_columns(conn, target, columns)
 
     # --- reads ---------------------------------------------------------------------------
 
     def duration_history(self, test_ids: Sequence[str], hardware: str) -> dict[str, float]:
         """Median duration of each test's recent passing runs on `hardware`."""
-        if not test_ids:
-            return {}
-        query = (
-            select(results.c.test_id, results.c.duration)
-            .where(results.c.outcome == "passed", results.c.hardware == hardware)
-            .order_by(results.c.test_id, results.c.finished_at.desc())
-        )
-        wanted = set(test_ids)
         samples: dict[str, list[float]] = {}
-        with self._tx() as conn:
-            for test_id, duration in conn.execute(query):
-                if test_id in wanted and len(samples.setdefault(test_id, [])) < HISTORY_WINDOW:
-                    samples[test_id].append(duration)
+        with self.transaction() as conn:
+            for chunk in _chunks(sorted(set(test_ids)), _IN_CHUNK):
+                for test_id, duration in conn.execute(_recent_durations(chunk, hardware)):
+                    samples.setdefault(test_id, []).append(duration)
         return {k: statistics.median(v) for k, v in samples.items() if v}
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().first()
         return dict(row) if row else None
 
-    def recent_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def recent_runs(self, limit: int = 20, campaign: str | None = None) -> list[dict[str, Any]]:
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
+        if campaign:
+            query = query.where(runs.c.campaign == campaign)
+        recent = query.subquery()
+        latest = latest_results(select(recent.c.run_id))
         counts = (
             select(
-                results.c.run_id,
+                latest.c.run_id,
                 func.count().label("tests"),
-                func.sum(results.c.outcome.in_(FAILING_OUTCOMES).cast(Integer)).label("failing"),
+                func.sum(latest.c.outcome.in_(FAILING).cast(Integer)).label("failing"),
             )
-            .group_by(results.c.run_id)
+            .group_by(latest.c.run_id)
             .subquery()
         )
-        query = (
-            select(runs, counts.c.tests, counts.c.failing)
-            .outerjoin(counts, counts.c.run_id == runs.c.run_id)
-            .order_by(runs.c.started_at.desc())
-            .limit(limit)
+        joined = (
+            select(recent, counts.c.tests, counts.c.failing)
+            .outerjoin(counts, counts.c.run_id == recent.c.run_id)
+            .order_by(recent.c.started_at.desc(), recent.c.run_id.desc())
         )
-        with self._tx() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+        with self.transaction() as conn:
+            return [dict(r) for r in conn.execute(joined).mappings()]
 
     def outcome_counts(self, run_id: str) -> list[dict[str, Any]]:
         """Rows of (suite, hardware, outcome, count) for the latest attempt of each test."""
-        latest = _latest_results(run_id)
+        latest = latest_results([run_id])
         query = (
             select(latest.c.suite, latest.c.hardware, latest.c.outcome, func.count().label("n"))
             .group_by(latest.c.suite, latest.c.hardware, latest.c.outcome)
             .order_by(latest.c.suite, latest.c.hardware, latest.c.outcome)
         )
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def failures(self, run_id: str) -> list[dict[str, Any]]:
-        latest = _latest_results(run_id)
+        latest = latest_results([run_id])
         query = (
-            select(latest)
-            .where(latest.c.outcome.in_(sorted(FAILING_OUTCOMES)))
+            select(*[c for c in latest.c if c.name not in ("failed_attempts", "attempts")])
+            .where(latest.c.outcome.in_(FAILING))
             .order_by(latest.c.suite, latest.c.test_id)
         )
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def tested_ids(self, run_id: str) -> set[str]:
         query = select(results.c.test_id).where(results.c.run_id == run_id).distinct()
-        with self._tx() as conn:
+        with self.transaction() as conn:
             return {row[0] for row in conn.execute(query)}
 
     def results_of(self, run_id: str) -> list[dict[str, Any]]:
-        query = select(results).where(results.c.run_id == run_id).order_by(results.c.test_id)
-        with self._tx() as conn:
+        query = (
+            select(results)
+            .where(results.c.run_id == run_id)
+            .order_by(results.c.test_id, results.c.attempt)
+        )
+        with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def metrics_of(self, run_id: str) -> list[dict[str, Any]]:
-        query = select(metrics).where(metrics.c.run_id == run_id).order_by(metrics.c.name)
-        with self._tx() as conn:
+        query = (
+            select(metrics)
+            .where(metrics.c.run_id == run_id)
+            .order_by(metrics.c.name, metrics.c.test_id, metrics.c.attempt)
+        )
+        with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def shards_of(self, run_id: str) -> list[dict[str, Any]]:
-        query = select(shards).where(shards.c.run_id == run_id).order_by(shards.c.shard_id)
-        with self._tx() as conn:
+        query = (
+            select(shards)
+            .where(shards.c.run_id == run_id)
+            .order_by(shards.c.shard_id, shards.c.attempt)
+        )
+        with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def _latest_results(run_id: str) -> Any:
-    """The results of a run keeping only each test's highest attempt."""
-    ranked = select(
-        results,
-        func.row_number()
-        .over(partition_by=results.c.test_id, order_by=results.c.attempt.desc())
-        .label("rank"),
-    ).where(results.c.run_id == run_id)
-    sub = ranked.subquery()
-    return select(*[c for c in sub.c if c.name != "rank"]).where(sub.c.rank == 1).subquery()
+def _shard_row(
+    record: ShardRecord, outcome: ShardOutcome, status: str, now: float
+) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id, "shard_id": record.shard_id, "attempt": record.attempt,
+        "suite": record.suite, "needs": json.dumps(dict(record.needs), sort_keys=True),
+        "tests": record.tests, "estimated_seconds": record.estimated_seconds,
+        "status": status, "worker": outcome.worker, "hardware": outcome.hardware,
+        "launches": outcome.launches, "started_at": now - outcome.wall_seconds,
+        "finished_at": now, "wall_seconds": outcome.wall_seconds,
+    }  # fmt: skip
+
+
+def _result_rows(record: ShardRecord, outcome: ShardOutcome) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": record.run_id, "test_id": r.nodeid, "attempt": record.attempt,
+            "suite": record.suite, "shard_id": record.shard_id, "outcome": r.outcome,
+            "duration": r.duration, "worker": outcome.worker, "hardware": outcome.hardware,
+            "simulated": outcome.simulated, "message": r.message, "output": r.output,
+            "started_at": r.started_at, "finished_at": r.finished_at,
+        }
+        for r in outcome.results
+    ]  # fmt: skip
+
+
+def _metric_rows(record: ShardRecord, outcome: ShardOutcome) -> list[dict[str, Any]]:
+    return [
+        {"run_id": record.run_id, "test_id": r.nodeid, "attempt": record.attempt,
+         "name": m.name, "value": m.value, "unit": m.unit, "hardware": outcome.hardware,
+         "suite": record.suite}
+        for r in outcome.results
+        for m in r.metrics
+    ]  # fmt: skip
+
+
+def _recent_durations(test_ids: Sequence[str], hardware: str) -> Any:
+    ranked = (
+        select(
+            results.c.test_id,
+            results.c.duration,
+            func.row_number()
+            .over(partition_by=results.c.test_id, order_by=results.c.finished_at.desc())
+            .label("rank"),
+        )
+        .where(
+            results.c.outcome == "passed",
+            results.c.hardware == hardware,
+            results.c.test_id.in_(list(test_ids)),
+        )
+        .subquery()
+    )
+    return select(ranked.c.test_id, ranked.c.duration).where(ranked.c.rank <= HISTORY_WINDOW)
 
 
 def _delete_shard_attempt(conn: Connection, record: ShardRecord, test_ids: list[str]) -> None:
+    """Remove an attempt's earlier rows: the shard's, and its tests' results and metrics.
+
+    Rows go by shard (a rewrite whose test list shrank leaves nothing behind) and by test id
+    within the suite (a test that moved here from another shard is not stored twice).
+    """
+    run, attempt, suite = record.run_id, record.attempt, record.suite
     conn.execute(
         delete(shards).where(
-            shards.c.run_id == record.run_id,
+            shards.c.run_id == run,
             shards.c.shard_id == record.shard_id,
-            shards.c.attempt == record.attempt,
+            shards.c.attempt == attempt,
         )
     )
-    for table in (results, metrics):
-        for chunk in _chunks(test_ids, 500):
+    in_shard = select(results.c.test_id).where(
+        results.c.run_id == run, results.c.shard_id == record.shard_id, results.c.attempt == attempt
+    )
+    conn.execute(
+        delete(metrics).where(
+            metrics.c.run_id == run,
+            metrics.c.attempt == attempt,
+            metrics.c.suite == suite,
+            metrics.c.test_id.in_(in_shard),
+        )
+    )
+    conn.execute(
+        delete(results).where(
+            results.c.run_id == run,
+            results.c.shard_id == record.shard_id,
+            results.c.attempt == attempt,
+        )
+    )
+    for table in (metrics, results):
+        for chunk in _chunks(test_ids, _IN_CHUNK):
             conn.execute(
                 delete(table).where(
-                    table.c.run_id == record.run_id,
-                    table.c.attempt == record.attempt,
+                    table.c.run_id == run,
+                    table.c.attempt == attempt,
+                    table.c.suite == suite,
                     table.c.test_id.in_(chunk),
                 )
             )
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("duckdb:///"):
-        Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
-        # No pool: DuckDB admits one process per file, so the file is held only per operation.
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

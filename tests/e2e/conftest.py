@@ -24,13 +24,24 @@ class DtfCommand:
 
     home: Path
 
-    def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update({"DTF_HOME": str(self.home), "COLUMNS": "200"})
         env.pop("DTF_DATABASE_URL", None)
+        return env
+
+    def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [DTF, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-        )
+            [DTF, *args], cwd=REPO, env=self.env(), capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start `dtf` in its own process group, so a test can kill it whole."""
+        return subprocess.Popen(
+            [DTF, *args], cwd=REPO, env=self.env(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Analysis of stored results: campaign summary, baseline diff, flakiness, performance changes."""

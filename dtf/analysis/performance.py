@@ -1,0 +1,184 @@
+"""Performance changes: metric and duration series per hardware, through E-divisive means."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dtf.analysis.changepoints import Settings, e_divisive
+from dtf.analysis.runs import get_run, window_ids
+from dtf.store.results import ResultStore
+from dtf.store.schema import metrics, results, runs
+
+DEFAULT_WINDOW = 30
+MIN_POINTS = 6
+# A duration shift smaller than this many seconds is scheduling noise, whatever its ratio.
+DURATION_MIN_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric (or a test's duration) on one hardware class, one value per run in order."""
+
+    kind: str  # "metric" or "duration"
+    suite: str
+    test_id: str
+    name: str
+    hardware: str
+    unit: str
+    run_ids: tuple[str, ...]
+    values: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        what = self.name if self.kind == "metric" else "duration"
+        return f"{self.test_id} {what} [{self.hardware or '-'}]"
+
+
+@dataclass(frozen=True)
+class PerformanceChange:
+    """A change point: from `run_id` on, the series moved from `before` to `after` (means)."""
+
+    kind: str
+    suite: str
+    test_id: str
+    name: str
+    hardware: str
+    unit: str
+    run_id: str
+    index: int
+    points: int
+    before: float
+    after: float
+    relative: float
+    confidence: float
+    direction: str  # "up" or "down"
+    regression: bool | None  # slower durations are regressions; a metric's good side is unknown
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RegressionReport:
+    """The changes found in the window of runs that ends at `run_id`."""
+
+    run_id: str
+    window: list[str]
+    series_checked: int
+    changes: list[PerformanceChange]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_series(
+    store: ResultStore, run_ids: list[str], *, durations: bool = True, metrics_too: bool = True
+) -> list[Series]:
+    """Series over `run_ids` (in the given time order), at least MIN_POINTS runs long."""
+    rows: list[dict[str, Any]] = []
+    with store.transaction() as conn:
+        if metrics_too:
+            rows += [dict(r) for r in conn.execute(_metric_query(run_ids)).mappings()]
+        if durations:
+            rows += [dict(r) for r in conn.execute(_duration_query(run_ids)).mappings()]
+    return _assemble(rows, {rid: i for i, rid in enumerate(run_ids)})
+
+
+def detect(series: Series, settings: Settings | None = None) -> list[PerformanceChange]:
+    """Change points of one series, reproducibly (the permutation seed comes from its label)."""
+    base = settings or Settings()
+    if series.kind == "duration":
+        base = replace(base, min_absolute=max(base.min_absolute, DURATION_MIN_SECONDS))
+    seeded = replace(base, seed=base.seed + zlib.crc32(series.label.encode()))
+    return [_change(series, p.index, p.before, p.after, p.relative, p.confidence)
+            for p in e_divisive(series.values, seeded)]  # fmt: skip
+
+
+def regressions(
+    store: ResultStore,
+    run_id: str,
+    *,
+    window: int = DEFAULT_WINDOW,
+    settings: Settings | None = None,
+    durations: bool = True,
+) -> RegressionReport:
+    """Changes in the metric and duration series of the last `window` runs up to `run_id`."""
+    run = get_run(store, run_id)
+    ordered = ordered_window(store, run, window)
+    found = load_series(store, ordered, durations=durations)
+    changes = [c for s in found for c in detect(s, settings)]
+    position = {rid: i for i, rid in enumerate(ordered)}
+    changes.sort(key=lambda c: (-position[c.run_id], -abs(c.relative), c.test_id, c.name))
+    return RegressionReport(run["run_id"], ordered, len(found), changes)
+
+
+def ordered_window(store: ResultStore, run: dict[str, Any] | None, window: int) -> list[str]:
+    """Run ids of the window, oldest first."""
+    ids = window_ids(run, window).subquery()
+    query = (
+        select(runs.c.run_id)
+        .where(runs.c.run_id.in_(select(ids.c.run_id)))
+        .order_by(runs.c.started_at, runs.c.run_id)
+    )
+    with store.transaction() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def _metric_query(run_ids: list[str]) -> Any:
+    return (
+        select(
+            metrics.c.suite, metrics.c.test_id, metrics.c.name, metrics.c.hardware,
+            func.max(metrics.c.unit).label("unit"), metrics.c.run_id,
+            func.avg(metrics.c.value).label("value"),
+        )
+        .where(metrics.c.run_id.in_(run_ids))
+        .group_by(metrics.c.suite, metrics.c.test_id, metrics.c.name, metrics.c.hardware,
+                  metrics.c.run_id)
+    )  # fmt: skip
+
+
+def _duration_query(run_ids: list[str]) -> Any:
+    # Only passing attempts: a failure's duration says where it stopped, not how fast it is.
+    return (
+        select(
+            results.c.suite, results.c.test_id, results.c.hardware, results.c.run_id,
+            func.avg(results.c.duration).label("value"),
+        )
+        .where(results.c.run_id.in_(run_ids), results.c.outcome == "passed")
+        .group_by(results.c.suite, results.c.test_id, results.c.hardware, results.c.run_id)
+    )  # fmt: skip
+
+
+def _assemble(rows: list[dict[str, Any]], position: dict[str, int]) -> list[Series]:
+    grouped: dict[tuple[str, str, str, str, str, str], list[tuple[int, str, float]]] = {}
+    for row in rows:
+        kind = "metric" if "name" in row else "duration"
+        key = (kind, row["suite"], row["test_id"], row.get("name", "duration"), row["hardware"],
+               row.get("unit") or ("s" if kind == "duration" else ""))  # fmt: skip
+        grouped.setdefault(key, []).append((position[row["run_id"]], row["run_id"], row["value"]))
+    out = []
+    for (kind, suite, test_id, name, hardware, unit), points in sorted(grouped.items()):
+        if len(points) < MIN_POINTS:
+            continue
+        points.sort()
+        run_ids = tuple(p[1] for p in points)
+        values = tuple(float(p[2]) for p in points)
+        out.append(Series(kind, suite, test_id, name, hardware, unit, run_ids, values))
+    return out
+
+
+def _change(
+    series: Series, index: int, before: float, after: float, relative: float, confidence: float
+) -> PerformanceChange:
+    up = after > before
+    return PerformanceChange(
+        kind=series.kind, suite=series.suite, test_id=series.test_id, name=series.name,
+        hardware=series.hardware,
+        unit=series.unit, run_id=series.run_ids[index], index=index, points=len(series.values),
+        before=before, after=after, relative=relative, confidence=confidence,
+        direction="up" if up else "down", regression=up if series.kind == "duration" else None,
+    )  # fmt: skip

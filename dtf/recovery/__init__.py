@@ -1,0 +1,1 @@
+"""Recovery: failure taxonomy, the escalating ladder and circuit breakers; decisions are pure."""

@@ -1,0 +1,163 @@
+"""The flow's bookkeeping of shard attempts, failed workers, rungs used and circuits; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dtf.planning.placement import fits, hardware_class
+from dtf.planning.shards import Shard
+from dtf.recovery.circuit import Circuit, CircuitPolicy
+from dtf.recovery.ladder import RecoveryAction, RecoveryContext, Rung
+from dtf.recovery.taxonomy import Failure
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One submission of (part of) a shard."""
+
+    shard: Shard
+    number: int
+    needs: Mapping[str, float]
+    part: tuple[int, int] | None = None  # (index, count) of a split shard
+    only: tuple[str, ...] | None = None  # reruns: just these tests
+    degraded: bool = False
+    event_id: str | None = None  # the recovery event this attempt tests
+    exclude: frozenset[str] = frozenset()  # workers this attempt must avoid
+    prefer: str | None = None  # the worker its batch runs on, when it has a batch key
+
+    @property
+    def nodeids(self) -> tuple[str, ...]:
+        return select_tests(self.shard.nodeids, self.only, self.part)
+
+    @property
+    def record_id(self) -> str:
+        """Shard id as stored: parts of a split shard are stored separately."""
+        return (
+            self.shard.shard_id if self.part is None else f"{self.shard.shard_id}.p{self.part[0]}"
+        )
+
+    @property
+    def hardware(self) -> str:
+        return hardware_class(self.needs)
+
+
+@dataclass
+class RecoveryBook:
+    """What the flow must remember between completions to decide the next step."""
+
+    fleet: Mapping[str, Mapping[str, float]]
+    policy: CircuitPolicy = field(default_factory=CircuitPolicy)
+    circuits: dict[str, Circuit] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    failed_workers: dict[str, set[str]] = field(default_factory=dict)
+    used: dict[str, dict[Rung, int]] = field(default_factory=dict)
+
+    def next_number(self, shard_id: str) -> int:
+        number = self.attempts.get(shard_id, -1) + 1
+        self.attempts[shard_id] = number
+        return number
+
+    def fitting_workers(self, needs: Mapping[str, float]) -> list[str]:
+        return sorted(name for name, offered in self.fleet.items() if fits(needs, offered))
+
+    def allowed_workers(self, needs: Mapping[str, float], now: float) -> list[str]:
+        """Workers that fit `needs` and whose circuit lets shards through, by name."""
+        return sorted(
+            name
+            for name, offered in self.fleet.items()
+            if fits(needs, offered) and self.circuit(name).allows(now, self.policy)
+        )
+
+    def circuit(self, worker: str) -> Circuit:
+        return self.circuits.get(worker) or Circuit("worker", worker)
+
+    def worker_failed(self, worker: str, now: float, reason: str) -> Circuit:
+        circuit = self.circuit(worker).record_failure(now, self.policy, reason)
+        self.circuits[worker] = circuit
+        return circuit
+
+    def worker_succeeded(self, worker: str, now: float) -> Circuit:
+        circuit = self.circuit(worker).record_success(now, self.policy)
+        self.circuits[worker] = circuit
+        return circuit
+
+    def context(
+        self,
+        attempt: Attempt,
+        failure: Failure,
+        fallbacks: tuple[Mapping[str, float], ...],
+        now: float,
+    ) -> RecoveryContext:
+        shard_id = attempt.shard.shard_id
+        failed = self.failed_workers.setdefault(shard_id, set())
+        if failure.worker:
+            failed.add(failure.worker)
+        tests = len(attempt.only or attempt.shard.nodeids)
+        return RecoveryContext(
+            shard_id=shard_id,
+            tests=tests if attempt.part is None else max(1, tests // attempt.part[1]),
+            hardware=attempt.hardware,
+            failed_workers=frozenset(failed),
+            healthy_workers=frozenset(self.allowed_workers(attempt.needs, now)),
+            fallbacks=tuple(f for f in fallbacks if dict(f) != dict(attempt.needs)),
+            used=dict(self.used.get(shard_id, {})),
+        )
+
+    def follow_up(self, attempt: Attempt, action: RecoveryAction, event_id: str) -> list[Attempt]:
+        """The attempts that carry out `action` for a failed `attempt`."""
+        shard_id = attempt.shard.shard_id
+        rungs = self.used.setdefault(shard_id, {})
+        rungs[action.rung] = rungs.get(action.rung, 0) + 1
+        if action.gives_up:
+            return []
+        needs = dict(action.needs) if action.needs is not None else dict(attempt.needs)
+        degraded = attempt.degraded or action.needs is not None
+        if action.split > 1 and attempt.part is None:
+            number = self.next_number(shard_id)
+            return [
+                Attempt(
+                    attempt.shard,
+                    number,
+                    needs,
+                    (i, action.split),
+                    attempt.only,
+                    degraded,
+                    event_id,
+                    action.exclude_workers,
+                )
+                for i in range(action.split)
+            ]
+        number = self.next_number(shard_id)
+        return [Attempt(attempt.shard, number, needs, attempt.part, attempt.only, degraded,
+                        event_id, action.exclude_workers)]  # fmt: skip
+
+
+def batch_homes(
+    shards: Sequence[Shard], fleet: Mapping[str, Mapping[str, float]]
+) -> dict[str, str]:
+    """A worker for each batch key, spreading keys over the workers that fit them."""
+    homes: dict[str, str] = {}
+    load: dict[str, int] = dict.fromkeys(fleet, 0)
+    for shard in shards:
+        key = shard.batch_key
+        if key is None or key in homes:
+            continue
+        fitting = sorted(n for n, offered in fleet.items() if fits(shard.needs, offered))
+        if fitting:
+            home = min(fitting, key=lambda n: (load[n], n))
+            homes[key] = home
+            load[home] += 1
+    return homes
+
+
+def select_tests(
+    nodeids: tuple[str, ...], only: tuple[str, ...] | None, part: tuple[int, int] | None
+) -> tuple[str, ...]:
+    """The tests of a shard an attempt runs: a rerun subset, then a contiguous part of it."""
+    chosen = tuple(n for n in nodeids if n in set(only)) if only is not None else nodeids
+    if part is None:
+        return chosen
+    index, count = part
+    size = -(-len(chosen) // count)  # ceiling division keeps every test in exactly one part
+    return chosen[index * size : (index + 1) * size]

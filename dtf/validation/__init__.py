@@ -1,0 +1,1 @@
+"""The validation gate: a campaign's expectations, checked with Great Expectations."""

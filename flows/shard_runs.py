@@ -1,0 +1,201 @@
+"""Runs a level of shards on Dask: submits attempts, stores results, reruns failures, recovers."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import dask
+from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture, as_completed
+
+from dtf.execution.outcomes import FAILING_OUTCOMES, CaseResult, ShardOutcome
+from dtf.planning.manifest import Manifest
+from dtf.planning.schedule import Worker, submission_order
+from dtf.recovery.book import Attempt, RecoveryBook, batch_homes
+from dtf.recovery.ladder import RecoveryAction, RecoveryLadder
+from dtf.recovery.taxonomy import ErrorClass, Failure, classify_exception
+from dtf.store import recovery as recovery_store
+from dtf.store.results import ResultStore, ShardRecord
+from tasks.shards import run_shard_task
+
+RERUN_OUTCOMES = frozenset({"failed", "error"})
+
+
+@flow(name="recover-shard", flow_run_name="recover-{shard}-{strategy}")
+def recovery_step(
+    run_id: str, shard: str, strategy: str, rung: int, reason: str, failure: dict[str, str],
+    store_url: str,
+) -> str:  # fmt: skip
+    """One escalation, visible in the Prefect UI: what failed and which rung answers it."""
+    logger = get_run_logger()
+    logger.warning("shard %s: %s (%s) -> rung %d %s: %s", shard, failure["kind"],
+                   failure["message"][:300], rung, strategy, reason)  # fmt: skip
+    return reason
+
+
+class ShardExecutor:
+    """Drives every attempt of a level's shards until each has results or is given up."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        manifest_path: str,
+        store: ResultStore,
+        book: RecoveryBook,
+        ladder: RecoveryLadder,
+        *,
+        fallbacks: Mapping[str, tuple[Mapping[str, float], ...]],
+        reruns: int,
+    ):
+        self.manifest, self.manifest_path, self.store = manifest, manifest_path, store
+        self.book, self.ladder, self.fallbacks, self.reruns = book, ladder, fallbacks, reruns
+        self.pending: dict[PrefectFuture[ShardOutcome], Attempt] = {}
+        self.lost: list[str] = []
+        self.failing: dict[str, tuple[int, str]] = {}  # test -> (attempt, first failure line)
+        self.reruns_done: dict[str, int] = {}
+        self.failed_suites: set[str] = set()
+
+    def run(self, suites: list[str]) -> None:
+        shards = [s for s in self.manifest.shards if s.suite in suites]
+        fleet = [Worker(name, res) for name, res in sorted(self.book.fleet.items())]
+        homes = batch_homes(shards, self.book.fleet)
+        for shard in submission_order(shards, fleet):
+            number = self.book.next_number(shard.shard_id)
+            prefer = homes.get(shard.batch_key) if shard.batch_key else None
+            self._submit(Attempt(shard, number, dict(shard.needs), prefer=prefer))
+        while self.pending:
+            future = next(as_completed(list(self.pending)))
+            attempt = self.pending.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a shard raises only for infrastructure faults
+                self._recover(attempt, classify_exception(exc))
+                continue
+            finally:
+                _release(future)
+            self._completed(attempt, outcome)
+
+    def _submit(self, attempt: Attempt) -> None:
+        now = time.time()
+        allowed = [w for w in self.book.allowed_workers(attempt.needs, now)
+                   if w not in attempt.exclude]  # fmt: skip
+        if not allowed:
+            wanted = ", ".join(f"{k}={v:g}" for k, v in sorted(attempt.needs.items()))
+            reason = f"no healthy worker offers {wanted}"
+            self._recover(attempt, Failure(ErrorClass.INFRASTRUCTURE, "no_healthy_worker", reason))
+            return
+        restrict: dict[str, Any] = {}
+        if len(allowed) < len(self.book.fitting_workers(attempt.needs)):
+            restrict = {"workers": allowed, "allow_other_workers": False}
+        elif attempt.prefer in allowed:
+            # Shards of one batch (say, one model) prefer the same worker, which keeps its
+            # caches warm; Dask may still move them if that worker falls behind.
+            restrict = {"workers": [attempt.prefer], "allow_other_workers": True}
+        only = list(attempt.only) if attempt.only is not None else None
+        with dask.annotate(resources=dict(attempt.needs), priority=attempt.shard.priority,
+                           **restrict):  # fmt: skip
+            future = run_shard_task.with_options(task_run_name=attempt.record_id).submit(
+                self.manifest_path, attempt.shard.shard_id, only=only, part=attempt.part,
+                needs=dict(attempt.needs),
+            )  # fmt: skip
+        self.pending[future] = attempt
+
+    def _completed(self, attempt: Attempt, outcome: ShardOutcome) -> None:
+        self.book.worker_succeeded(outcome.worker, time.time())
+        if attempt.event_id:
+            recovery_store.settle_event(self.store, attempt.event_id, "recovered")
+        outcome = self._mark_flaky(attempt, outcome)
+        status = "degraded" if attempt.degraded else "done"
+        self.store.write_shard(self._record(attempt), outcome, status=status)
+        failing = [r for r in outcome.results if r.outcome in RERUN_OUTCOMES]
+        for result in failing:
+            first = (result.message.strip().splitlines() or [""])[-1][:200]
+            self.failing.setdefault(result.nodeid, (attempt.number, first))
+        done = self.reruns_done.get(attempt.shard.shard_id, 0)
+        if failing and done < self.reruns:
+            self.reruns_done[attempt.shard.shard_id] = done + 1
+            self._rerun(attempt, outcome, tuple(r.nodeid for r in failing))
+        elif any(r.outcome in FAILING_OUTCOMES for r in outcome.results):
+            self.failed_suites.add(attempt.shard.suite)
+
+    def _rerun(self, attempt: Attempt, outcome: ShardOutcome, tests: tuple[str, ...]) -> None:
+        others = [w for w in self.book.allowed_workers(attempt.needs, time.time())
+                  if w != outcome.worker]  # fmt: skip
+        exclude = frozenset({outcome.worker}) if others else frozenset()
+        number = self.book.next_number(attempt.shard.shard_id)
+        rerun = dataclasses.replace(attempt, number=number, only=tests, part=None, event_id=None,
+                                    exclude=exclude)  # fmt: skip
+        self._submit(rerun)
+
+    def _mark_flaky(self, attempt: Attempt, outcome: ShardOutcome) -> ShardOutcome:
+        if attempt.only is None:
+            return outcome
+        marked = [
+            dataclasses.replace(r, outcome="flaky", message=(
+                f"flaky: failed on attempt {self.failing[r.nodeid][0]} "
+                f"({self.failing[r.nodeid][1]}), passed on attempt {attempt.number} "
+                f"on {outcome.worker}"))
+            if r.outcome == "passed" and r.nodeid in self.failing else r
+            for r in outcome.results
+        ]  # fmt: skip
+        return dataclasses.replace(outcome, results=marked)
+
+    def _recover(self, attempt: Attempt, failure: Failure) -> None:
+        now = time.time()
+        if failure.worker:
+            circuit = self.book.worker_failed(failure.worker, now, failure.message[:500])
+            recovery_store.save_circuits(self.store, [circuit])
+        if attempt.event_id:
+            recovery_store.settle_event(self.store, attempt.event_id, "failed")
+        fallbacks = tuple(self.fallbacks.get(attempt.shard.suite, ()))
+        context = self.book.context(attempt, failure, fallbacks, now)
+        history = recovery_store.strategy_history(self.store, failure.kind, attempt.hardware)
+        action = self.ladder.decide(failure, context, history)
+        event_id = f"{self.manifest.run_id}/{attempt.record_id}/{attempt.number}"
+        self._record_event(attempt, failure, action, event_id)
+        follow_ups = self.book.follow_up(attempt, action, event_id)
+        if action.gives_up:
+            self._give_up(attempt, action)
+        for follow_up in follow_ups:
+            self._submit(follow_up)
+
+    def _record_event(
+        self, attempt: Attempt, failure: Failure, action: RecoveryAction, event_id: str
+    ) -> None:
+        recovery_store.record_event(
+            self.store, event_id=event_id, run_id=self.manifest.run_id,
+            shard_id=attempt.record_id, attempt=attempt.number, worker=failure.worker,
+            hardware=attempt.hardware, error_class=failure.kind, rung=int(action.rung),
+            strategy=action.strategy, outcome="escalated" if action.gives_up else "pending",
+            message=f"{failure.message[:2000]} -> {action.reason[:500]}",
+        )  # fmt: skip
+        recovery_step(
+            self.manifest.run_id, attempt.record_id, action.strategy, int(action.rung),
+            action.reason, {"kind": failure.kind, "message": failure.message,
+                            "worker": failure.worker}, self.store.url,
+        )  # fmt: skip
+
+    def _give_up(self, attempt: Attempt, action: RecoveryAction) -> None:
+        self.lost.append(attempt.record_id)
+        self.failed_suites.add(attempt.shard.suite)
+        message = f"not run: infrastructure fault, recovery gave up ({action.reason})"
+        results = [CaseResult(n, "error", message=message) for n in attempt.nodeids]
+        outcome = ShardOutcome(attempt.record_id, results=results, hardware=attempt.hardware)
+        self.store.write_shard(self._record(attempt), outcome, status="infra_failed")
+
+    def _record(self, attempt: Attempt) -> ShardRecord:
+        shard = attempt.shard
+        return ShardRecord(self.manifest.run_id, attempt.record_id, shard.suite, attempt.number,
+                           dict(attempt.needs), len(attempt.nodeids),
+                           shard.estimated_seconds)  # fmt: skip
+
+
+def _release(future: PrefectFuture[ShardOutcome]) -> None:
+    """Drop Dask's hold on a finished shard, so a later worker death does not re-run it."""
+    wrapped = getattr(future, "wrapped_future", None)
+    release = getattr(wrapped, "release", None)
+    if callable(release):
+        release()

@@ -1,0 +1,189 @@
+"""Recovery on real workers: killed workers, broken workers, missing hardware, flaky tests,
+and an interrupted flow resumed; every result present exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dtf.cluster.local import cluster_status
+from dtf.services import spawn, stop
+from dtf.store.recovery import events_of, load_circuits
+from dtf.store.results import ResultStore
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import DtfCommand
+
+CHAOS = FIXTURES / "chaos"
+pytestmark = pytest.mark.e2e
+
+
+def _campaign(tmp_path: Path, suites: list[dict[str, object]], **defaults: object) -> Path:
+    chaos_dir = tmp_path / "chaos-flags"
+    chaos_dir.mkdir()
+    for suite in suites:
+        suite.setdefault("env", {"DTF_CHAOS_DIR": str(chaos_dir)})
+    # A high overhead share lets these tiny tests form several shards (the default floor,
+    # sized for a 2% orchestration share, would pack them into one).
+    defaults = {"default_test_seconds": 1, "shard_target_seconds": 3,
+                "max_overhead_share": 0.5, **defaults}  # fmt: skip
+    spec = {"name": "chaos", "source": str(CHAOS), "suites": suites, "defaults": defaults}
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def _latest(dtf_cli: DtfCommand) -> tuple[ResultStore, str]:
+    store = ResultStore(f"duckdb:///{dtf_cli.home / 'dtf.duckdb'}")
+    return store, str(store.recent_runs(1)[0]["run_id"])
+
+
+def _one_row_per_test(store: ResultStore, run_id: str, attempt_rows: bool = False) -> list[dict]:
+    rows = store.results_of(run_id)
+    latest: dict[str, dict] = {}
+    for row in rows:
+        if row["test_id"] not in latest or row["attempt"] > latest[row["test_id"]]["attempt"]:
+            latest[row["test_id"]] = row
+    return list(latest.values())
+
+
+def test_a_killed_worker_costs_nothing_the_shard_completes_elsewhere(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    campaign = _campaign(
+        tmp_path, [{"name": "killer", "select": {"paths": ["tests/test_worker_killer.py"]}}]
+    )
+    done = dtf_cli("run", str(campaign))
+    assert done.returncode == 0, done.stdout + done.stderr
+    store, run_id = _latest(dtf_cli)
+    rows = store.results_of(run_id)
+    assert sorted(r["test_id"] for r in rows) == sorted(
+        f"tests/test_worker_killer.py::{n}"
+        for n in ("test_before_the_kill", "test_kills_its_worker_once", "test_after_the_kill")
+    )  # exactly once each: the dead attempt left no rows
+    assert all(r["outcome"] == "passed" and r["attempt"] == 1 for r in rows)
+    events = events_of(store, run_id)
+    assert [(e["error_class"], e["outcome"]) for e in events] == [("worker_lost", "recovered")]
+    assert events[0]["worker"].startswith("dtf-worker-")
+    store.close()
+
+
+def test_a_flaky_test_is_reported_flaky_never_passed(dtf_cli: DtfCommand, tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, [{"name": "flaky", "reruns": 1,
+                                     "select": {"paths": ["tests/test_flaky.py"]}}])  # fmt: skip
+    done = dtf_cli("run", str(campaign))
+    assert done.returncode == 0, done.stdout + done.stderr
+    store, run_id = _latest(dtf_cli)
+    rows = sorted(store.results_of(run_id), key=lambda r: r["attempt"])
+    assert [(r["attempt"], r["outcome"]) for r in rows] == [(0, "failed"), (1, "flaky")]
+    assert "failed on attempt 0" in rows[1]["message"]
+    counts = {r["outcome"]: r["n"] for r in store.outcome_counts(run_id)}
+    assert counts == {"flaky": 1}
+    store.close()
+
+
+def test_missing_hardware_falls_back_and_marks_results_degraded(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    campaign = _campaign(tmp_path, [{"name": "tpu", "requires": {"tpu": 1},
+                                     "fallbacks": [{"cpu": 1}],
+                                     "select": {"paths": ["tests/test_worker_killer.py"],
+                                                "keywords": "not kills"}}])  # fmt: skip
+    done = dtf_cli("run", str(campaign))
+    assert done.returncode == 0, done.stdout + done.stderr
+    store, run_id = _latest(dtf_cli)
+    shards = store.shards_of(run_id)
+    assert [s["status"] for s in shards] == ["degraded"]
+    assert {r["hardware"] for r in store.results_of(run_id)} == {"cpu"}
+    assert [e["strategy"] for e in events_of(store, run_id)] == ["fallback"]
+    store.close()
+
+
+def test_a_broken_worker_opens_its_circuit_and_the_campaign_completes(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    assert dtf_cli("cluster", "up").returncode == 0
+    info = cluster_status(dtf_cli.home)
+    assert info is not None
+    # A worker whose scratch volume is gone: every shard it takes fails in the harness.
+    env = {**os.environ, "DTF_SCRATCH": str(tmp_path / "no-such-volume"),
+           "DTF_WORKER_PROFILE": '{"name": "broken-worker"}'}  # fmt: skip
+    dask = str(Path(sys.executable).with_name("dask"))
+    pid = spawn([dask, "worker", info.address, "--name", "broken-worker", "--nthreads", "1",
+                 "--resources", "cpu=1", "--no-dashboard"], log=tmp_path / "broken.log",
+                env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        _wait_for_worker(dtf_cli, "broken-worker")
+        slow = {"name": "slow", "select": {"paths": ["tests/test_slow.py"]}}
+        campaign = _campaign(tmp_path, [slow], shard_target_seconds=1)
+        done = dtf_cli("run", str(campaign))
+        assert done.returncode == 0, done.stdout + done.stderr
+        store, run_id = _latest(dtf_cli)
+        rows = store.results_of(run_id)
+        assert len(rows) == 12 and {r["outcome"] for r in rows} == {"passed"}
+        assert "broken-worker" not in {r["worker"] for r in rows}
+        broken = [e for e in events_of(store, run_id) if e["worker"] == "broken-worker"]
+        assert broken and all(e["error_class"] == "harness" for e in broken)
+        if len(broken) >= 3:
+            assert load_circuits(store)["broken-worker"].state.value == "open"
+        store.close()
+    finally:
+        stop(pid)
+
+
+def test_an_interrupted_campaign_resumes_with_nothing_lost_or_duplicated(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    campaign = _campaign(tmp_path, [{"name": "slow", "select": {"paths": ["tests/test_slow.py"]}}],
+                         shard_target_seconds=2)  # fmt: skip
+    proc = dtf_cli.popen("run", str(campaign))
+    store_path = dtf_cli.home / "dtf.duckdb"
+    run_id = _wait_for_some_results(store_path, minimum=1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the flow process dies mid-campaign
+    proc.wait()
+    store = ResultStore(f"duckdb:///{store_path}")
+    assert len(store.tested_ids(run_id)) < 12
+    store.close()
+    done = dtf_cli("run", "--resume", run_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    store = ResultStore(f"duckdb:///{store_path}")
+    rows = store.results_of(run_id)
+    assert sorted(r["test_id"] for r in rows) == sorted(
+        f"tests/test_slow.py::test_takes_a_second[{n}]" for n in range(12)
+    )
+    assert store.run(run_id)["verdict"] == "passed"
+    store.close()
+
+
+def _wait_for_worker(dtf_cli: DtfCommand, name: str, timeout: float = 60) -> None:
+    from dtf.cluster.fleet import live_workers
+
+    info = cluster_status(dtf_cli.home)
+    assert info is not None
+    deadline = time.monotonic() + timeout
+    while name not in {w.name for w in live_workers(info.address)}:
+        assert time.monotonic() < deadline, f"{name} never joined"
+        time.sleep(0.5)
+
+
+def _wait_for_some_results(store_path: Path, minimum: int, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if not store_path.exists():
+            continue
+        try:
+            store = ResultStore(f"duckdb:///{store_path}")
+            runs = store.recent_runs(1)
+            ids = store.tested_ids(str(runs[0]["run_id"])) if runs else set()
+            store.close()
+        except Exception:  # the campaign holds the file for a moment; look again
+            continue
+        if len(ids) >= minimum:
+            return str(runs[0]["run_id"])
+    raise AssertionError("the campaign stored no result in time")

@@ -1,0 +1,159 @@
+"""Decision tables for the recovery ladder, its strategies and the flow's bookkeeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from dtf.errors import InfrastructureError, SpecError
+from dtf.planning.shards import Shard
+from dtf.recovery.book import Attempt, RecoveryBook, select_tests
+from dtf.recovery.ladder import RecoveryContext, RecoveryLadder, Rung, SuccessRate
+from dtf.recovery.registry import default_ladder
+from dtf.recovery.taxonomy import ErrorClass, Failure, classify_exception
+
+LOST = Failure(ErrorClass.INFRASTRUCTURE, "worker_lost", "KilledWorker", "w0")
+HARNESS = Failure(ErrorClass.INFRASTRUCTURE, "harness", "scratch volume missing", "w0")
+CONFIG = Failure(ErrorClass.CONFIGURATION, "configuration", "bad campaign")
+
+
+def _context(**overrides: object) -> RecoveryContext:
+    values: dict[str, object] = {
+        "shard_id": "s-000", "tests": 10, "hardware": "cpu", "failed_workers": frozenset({"w0"}),
+        "healthy_workers": frozenset({"w0", "w1"}), "fallbacks": (), "used": {},
+    }  # fmt: skip
+    values.update(overrides)
+    return RecoveryContext(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def ladder() -> RecoveryLadder:
+    return default_ladder()
+
+
+def test_built_in_strategies_load_from_entry_points_in_rung_order(ladder: RecoveryLadder) -> None:
+    assert [s.name for s in ladder.strategies] == [
+        "retry",
+        "move",
+        "isolate",
+        "fallback",
+        "give_up",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("used", "context", "expected"),
+    [
+        ({}, {}, "retry"),
+        ({Rung.RETRY: 1}, {}, "move"),
+        ({Rung.RETRY: 1, Rung.MOVE: 2}, {}, "isolate"),
+        (
+            {Rung.RETRY: 1, Rung.MOVE: 2, Rung.ISOLATE: 1},
+            {"fallbacks": ({"cpu": 1.0},)},
+            "fallback",
+        ),
+        ({Rung.RETRY: 1, Rung.MOVE: 2, Rung.ISOLATE: 1}, {}, "give_up"),
+        # The only worker that fits just died: no retry there, no move; split elsewhere is moot.
+        ({}, {"healthy_workers": frozenset({"w0"})}, "isolate"),
+        ({}, {"healthy_workers": frozenset(), "fallbacks": ({"cpu": 1.0},)}, "fallback"),
+        ({}, {"healthy_workers": frozenset()}, "give_up"),
+        ({Rung.RETRY: 1}, {"tests": 1, "healthy_workers": frozenset({"w0"})}, "give_up"),
+    ],
+)
+def test_the_ladder_climbs_one_rung_at_a_time(
+    ladder: RecoveryLadder, used: dict[Rung, int], context: dict[str, object], expected: str
+) -> None:
+    action = ladder.decide(LOST, _context(used=used, **context))
+    assert action.strategy == expected
+
+
+def test_move_excludes_the_failed_workers(ladder: RecoveryLadder) -> None:
+    action = ladder.decide(LOST, _context(used={Rung.RETRY: 1}))
+    assert action.rung is Rung.MOVE and action.exclude_workers == {"w0"}
+
+
+def test_configuration_faults_never_climb_they_give_up_at_once(ladder: RecoveryLadder) -> None:
+    action = ladder.decide(CONFIG, _context())
+    assert action.gives_up and "not recoverable" in action.reason
+
+
+def test_history_reorders_the_rungs_that_have_proven_themselves(ladder: RecoveryLadder) -> None:
+    history = {"retry": SuccessRate(0, 10), "move": SuccessRate(9, 10)}
+    assert ladder.decide(HARNESS, _context(), history).strategy == "move"
+    too_little = {"retry": SuccessRate(0, 2), "move": SuccessRate(2, 2)}
+    assert ladder.decide(HARNESS, _context(), too_little).strategy == "retry"
+
+
+def test_a_ladder_without_a_give_up_rung_is_refused() -> None:
+    with pytest.raises(ValueError, match="give-up"):
+        RecoveryLadder([s for s in default_ladder().strategies if s.rung is not Rung.GIVE_UP])
+
+
+def _killed_worker() -> BaseException:
+    """Dask's own exception for a task whose worker died, as the flow receives it."""
+    from distributed.core import Status
+    from distributed.scheduler import KilledWorker, WorkerState
+
+    state = WorkerState(address="tcp://127.0.0.1:1", status=Status.closed, pid=1,
+                        name="dtf-worker-1", memory_limit=0, local_directory="/tmp",
+                        nanny=None, server_id="s")  # fmt: skip
+    return KilledWorker("shard-task", state, 0)
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_class", "kind", "worker"),
+    [
+        (
+            _killed_worker(),
+            ErrorClass.INFRASTRUCTURE,
+            "worker_lost",
+            "dtf-worker-1",
+        ),
+        (InfrastructureError("x", "harness", "w3"), ErrorClass.INFRASTRUCTURE, "harness", "w3"),
+        (ConnectionResetError("peer"), ErrorClass.INFRASTRUCTURE, "transient", ""),
+        (SpecError("c.yaml", "bad"), ErrorClass.CONFIGURATION, "configuration", ""),
+        (RuntimeError("??"), ErrorClass.INFRASTRUCTURE, "unexpected", ""),
+    ],
+)
+def test_exceptions_are_classified(
+    exc: BaseException, error_class: ErrorClass, kind: str, worker: str
+) -> None:
+    failure = classify_exception(exc)
+    assert (failure.error_class, failure.kind, failure.worker) == (error_class, kind, worker)
+
+
+def test_infrastructure_errors_keep_their_fields_through_pickling() -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(InfrastructureError("boom", "harness", "w9")))
+    assert (str(copy), copy.error_class, copy.worker) == ("boom", "harness", "w9")
+
+
+SHARD = Shard("s-000", "s", tuple(f"t{i}" for i in range(5)), {"cpu": 1.0})
+
+
+def test_split_parts_cover_every_test_exactly_once() -> None:
+    parts = [select_tests(SHARD.nodeids, None, (i, 2)) for i in range(2)]
+    assert parts == [("t0", "t1", "t2"), ("t3", "t4")]
+    assert select_tests(SHARD.nodeids, ("t4", "t1"), None) == ("t1", "t4")
+
+
+def test_the_book_turns_a_split_action_into_numbered_parts() -> None:
+    book = RecoveryBook(fleet={"w0": {"cpu": 1.0}, "w1": {"cpu": 1.0}})
+    first = Attempt(SHARD, book.next_number("s-000"), {"cpu": 1.0})
+    action = default_ladder().decide(
+        LOST, _context(used={Rung.RETRY: 1, Rung.MOVE: 2}, healthy_workers=frozenset({"w1"}))
+    )
+    parts = book.follow_up(first, action, "event-1")
+    assert [(p.number, p.record_id, p.nodeids) for p in parts] == [
+        (1, "s-000.p0", ("t0", "t1", "t2")),
+        (1, "s-000.p1", ("t3", "t4")),
+    ]
+
+
+def test_an_open_circuit_takes_its_worker_out_of_placement() -> None:
+    book = RecoveryBook(fleet={"w0": {"cpu": 1.0}, "w1": {"cpu": 1.0, "cuda": 1.0}})
+    for t in (1.0, 2.0, 3.0):
+        book.worker_failed("w1", t, "harness")
+    assert book.allowed_workers({"cpu": 1.0}, 4.0) == ["w0"]
+    assert book.allowed_workers({"cuda": 1.0}, 4.0) == []
+    assert book.fitting_workers({"cuda": 1.0}) == ["w1"]
