@@ -15,6 +15,7 @@ from pathlib import Path
 from dtf.execution.runner import ShardRequest, run_shard
 from dtf.spec.models import Limits
 
+TESTS_PER_FILE = 100
 HOW = {
     "segfault": "import os, signal\n    os.kill(os.getpid(), signal.SIGSEGV)",
     "exit": "import os\n    os._exit(3)",
@@ -22,14 +23,27 @@ HOW = {
 
 
 def generate(root: Path, size: int, how: str) -> tuple[list[str], str, str]:
-    """`size` trivial tests; the middle one exists twice: crashing, and passing."""
+    """`size` trivial tests, TESTS_PER_FILE to a module; test number size // 2 exists twice,
+    crashing and passing (in the middle of its module, as tests run in file order)."""
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     middle = size // 2
-    body = "".join(f"def test_{i}():\n    assert {i} >= 0\n\n\n" for i in range(size))
-    body += f"def test_crash():\n    {HOW[how]}\n\n\ndef test_instead():\n    pass\n"
-    (root / "test_shard.py").write_text(body, encoding="utf-8")
-    ids = [f"test_shard.py::test_{i}" for i in range(size)]
-    return ids, f"test_shard.py::test_{middle}", "test_shard.py::test_crash"
+    ids: list[str] = []
+    for start in range(0, size, TESTS_PER_FILE):
+        name = f"test_gen_{start // TESTS_PER_FILE:04d}.py"
+        numbers = range(start, min(size, start + TESTS_PER_FILE))
+        body = "".join(_test(i, how) if i == middle else _test(i) for i in numbers)
+        (root / name).write_text(body, encoding="utf-8")
+        ids += [f"{name}::test_{i}" for i in numbers]
+    return ids, ids[middle] + "_crash", ids[middle] + "_instead"
+
+
+def _test(number: int, crash_how: str | None = None) -> str:
+    if crash_how is None:
+        return f"def test_{number}():\n    assert {number} >= 0\n\n\n"
+    return (
+        f"def test_{number}_crash():\n    {HOW[crash_how]}\n\n\n"
+        f"def test_{number}_instead():\n    pass\n\n\n"
+    )
 
 
 Sample = tuple[float, float]  # wall seconds, CPU seconds (this process and its children)
@@ -60,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dtf-bench-crash-") as tmp:
         root = Path(tmp, "suite")
         root.mkdir()
-        ids, middle, crasher = generate(root, args.size, args.how)
+        ids, crasher, instead = generate(root, args.size, args.how)
+        middle = ids[args.size // 2]
         with_crash = [crasher if i == middle else i for i in ids]
-        without = [("test_shard.py::test_instead" if i == middle else i) for i in ids]
+        without = [instead if i == middle else i for i in ids]
         timed_shard(root, without, Path(tmp, "warm"))  # byte-code and file cache
         for index in range(args.repeat):
             seconds, launches, counts = timed_shard(root, without, Path(tmp, f"clean-{index}"))
@@ -92,7 +107,8 @@ def report(args: argparse.Namespace, clean: list[Sample], crashed: list[Sample])
     extra_cpu = statistics.median(b[1] - a[1] for a, b in zip(clean, crashed, strict=True))
     print(f"machine: nproc={os.cpu_count()} load={os.getloadavg()[0]:.1f} "
           f"python={platform.python_version()} {platform.platform()}")  # fmt: skip
-    print(f"shard: {args.size} trivial tests, test {args.size // 2} crashes ({args.how}); "
+    print(f"shard: {args.size} trivial tests, {TESTS_PER_FILE} per module, "
+          f"test {args.size // 2} crashes ({args.how}); "
           f"median of {args.repeat}")  # fmt: skip
     print(f"without crash: {line(clean)}")
     print(f"with crash:    {line(crashed)}")

@@ -92,3 +92,17 @@ class PublishError(DtfError):
         self.transient = transient
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class SourceError(DtfError):
+    """The campaign's source cannot be used as given: an unknown ref or commit, a bad URL.
+
+    A configuration fault: another worker would fail the same way, so the campaign fails
+    early with git's own message instead of retrying.
+    """
+
+
+class EnvironmentBuildError(DtfError):
+    """The campaign's environment cannot be built: a requirement that does not resolve, a
+    missing requirements file, no pytest in it. A configuration fault, with uv's message.
+    """

@@ -24,6 +24,7 @@ class LaunchRequest:
     trigger: str = "cli"
     resume: bool = False
     matrix: Mapping[str, str] = field(default_factory=dict)
+    campaign: str = ""  # the campaign's name, for the flow run's tags
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dtf.cluster.fleet import live_workers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
 from dtf.errors import DtfError, PlacementError
+from dtf.execution.command import command_test_id
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.planned import read_manifest, write_manifest
 from dtf.planning.campaign import plan_campaign, suite_hardware
@@ -27,7 +28,7 @@ from dtf.planning.shards import Shard
 from dtf.recovery.book import RecoveryBook
 from dtf.recovery.registry import default_ladder
 from dtf.reporting import summary_markdown
-from dtf.runs import new_run_id
+from dtf.runs import new_run_id, run_title
 from dtf.spec.matrix import resolve_matrix
 from dtf.spec.models import Campaign
 from dtf.spec.resolve import resolve_target
@@ -40,9 +41,11 @@ from tasks.shards import discover_suite
 
 
 def _run_name() -> str:
+    """The run id (it links the UI to the store) and what ran: campaign, matrix, selection."""
     params = flow_run.parameters
     target = Path(str(params.get("target", "campaign"))).stem
-    return str(params.get("run_id") or f"{target}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_id = params.get("run_id") or f"{target}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return f"{run_id} {run_title(params)}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class CampaignParams:
     trigger: str
     resume: bool
     matrix: dict[str, str] | None = None
+    ref: str | None = None
 
 
 @flow(name="campaign", flow_run_name=_run_name, log_prints=True)
@@ -73,6 +77,7 @@ def campaign(
     trigger: str = "cli",
     resume: bool = False,
     matrix: dict[str, str] | None = None,
+    ref: str | None = None,
 ) -> Any:
     """Run a campaign file (or a path of tests) and return its verdict; fail if it failed.
 
@@ -80,7 +85,7 @@ def campaign(
     `matrix` sets the campaign matrix's dimensions (the others take their defaults).
     """
     params = CampaignParams(target, run_id, keyword, marker, limits, scheduler_address,
-                            store_url, trigger, resume, matrix)  # fmt: skip
+                            store_url, trigger, resume, matrix, ref)  # fmt: skip
     try:
         return _campaign(params)
     except DtfError as exc:
@@ -120,13 +125,14 @@ def _planned(
 ) -> tuple[Manifest, Path]:
     run_id = params.run_id or new_run_id(spec.name)
     discovered = _discover(spec, source, params.keyword, params.marker)
-    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix)
+    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source)
     _check_placement(manifest, spec, params.scheduler_address)
     path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
     recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
                 "limits": params.limits or {}, "matrix": matrix}  # fmt: skip
     store.start_run(run_id, spec.name, source=str(source), parameters=recorded,
-                    trigger=params.trigger, planned_tests=manifest.planned_tests())  # fmt: skip
+                    trigger=params.trigger, planned_tests=manifest.planned_tests(),
+                    ref=params.ref, matrix=matrix)  # fmt: skip
     get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
                           len(manifest.shards))  # fmt: skip
     _record_collect_errors(store, run_id, discovered)
@@ -159,8 +165,15 @@ def _discover(
             s.name, str(source), s.select.narrowed(keyword, marker).pytest_args()
         )
         for s in spec.suites
+        if s.command is None
     }
-    return {name: future.result() for name, future in futures.items()}
+    # A command suite is one test; there is nothing to collect.
+    commands = {
+        s.name: Discovered(rootdir=source, nodeids=[command_test_id(s.name)])
+        for s in spec.suites
+        if s.command is not None
+    }
+    return {**commands, **{name: future.result() for name, future in futures.items()}}
 
 
 def _plan(
@@ -170,14 +183,16 @@ def _plan(
     run_id: str,
     limits: Mapping[str, float] | None,
     matrix: dict[str, str],
+    source: Path,
 ) -> Manifest:
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
     history = {name: store.duration_history(ids, hardware[name]) for name, ids in collected.items()}
-    rootdirs = {str(d.rootdir) for d in discovered.values()}
+    pytest_suites = [s.name for s in spec.suites if s.command is None]
+    rootdirs = {str(discovered[s].rootdir) for s in pytest_suites} or {str(source)}
     return plan_campaign(
         spec, collected, history=history, run_id=run_id, rootdir=sorted(rootdirs)[0],
-        python=sys.executable, limits=limits, matrix=matrix,
+        python=sys.executable, limits=limits, matrix=matrix, source=str(source),
     )  # fmt: skip
 
 
@@ -217,8 +232,8 @@ def _run_levels(
     executor = ShardExecutor(
         manifest, manifest_path, store, book, default_ladder(),
         fallbacks={s.name: s.fallbacks for s in spec.suites},
-        reruns=max((s.reruns if s.reruns is not None else spec.defaults.reruns)
-                   for s in spec.suites),
+        reruns={s.name: s.reruns if s.reruns is not None else spec.defaults.reruns
+                for s in spec.suites},
     )  # fmt: skip
     skipped: set[str] = set()
     for level in manifest.levels:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import subprocess
 from collections.abc import Mapping
@@ -16,12 +15,12 @@ from prefect.settings import PREFECT_API_URL
 from prefect.states import Failed
 from prefect_dask import DaskTaskRunner
 
-from dtf.cluster.local import ensure_cluster
+from dtf.cluster.local import ensure_cluster, running_cluster
 from dtf.cluster.profiles import default_profiles
 from dtf.config import dtf_home
 from dtf.errors import DtfError, InfrastructureError
 from dtf.fingerprint import code_fingerprint
-from dtf.runs import new_run_id
+from dtf.runs import new_run_id, run_title
 from dtf.server import server_env
 from dtf.spec.resolve import resolve_target
 from flows.campaign import campaign
@@ -29,19 +28,6 @@ from flows.campaign import campaign
 # A worker fleet that is not the local one: `dtf worker` machines joined to this scheduler.
 SCHEDULER_ENV = "DTF_SCHEDULER_ADDRESS"
 GIT_TIMEOUT_SECONDS = 600
-
-
-def run_title(params: Mapping[str, Any], name: str | None = None) -> str:
-    """What ran, for the Prefect UI's run list: campaign, matrix, selection, ref, PR, trigger."""
-    target = Path(str(params.get("target") or "campaign.yaml"))
-    label = name or (target.parent.name if target.stem == "campaign" else target.stem) or "campaign"
-    matrix = params.get("matrix") or {}
-    parts = [label + (f"[{','.join(f'{k}={v}' for k, v in matrix.items())}]" if matrix else "")]
-    parts += [f"-k '{params['keyword']}'"] if params.get("keyword") else []
-    parts += [f"-m '{params['marker']}'"] if params.get("marker") else []
-    parts += [f"@{str(params['ref'])[:12]}"] if params.get("ref") else []
-    parts += [f"PR#{params['pr']}"] if params.get("pr") else []
-    return " ".join(parts) + f" ({params.get('trigger') or 'on-demand'})"
 
 
 def _deployment_run_name() -> str:
@@ -88,14 +74,15 @@ def campaign_deployment(
     """
     params = dict(flow_run.parameters)
     try:
-        path = _campaign_path(target, ref, repository)
+        path, commit = _campaign_path(target, ref, repository)
         spec, _ = resolve_target(path, Path.cwd())  # bad input fails before a cluster starts
         address = scheduler_address or os.environ.get(SCHEDULER_ENV) or _local_cluster(workers)
         subflow = campaign.with_options(
             task_runner=DaskTaskRunner(address=address),
             flow_run_name=run_title(params, spec.name),
         )
-        kwargs = _campaign_kwargs(str(path), spec.name, address, params)
+        # The run records the commit tested, not the branch name that pointed at it.
+        kwargs = _campaign_kwargs(str(path), spec.name, address, {**params, "ref": commit})
     except DtfError as exc:
         get_run_logger().error("%s: %s", type(exc).__name__, exc)
         return Failed(message=str(exc))
@@ -117,21 +104,14 @@ def _run_tags(campaign_name: str, params: Mapping[str, Any]) -> list[str]:
 def _campaign_kwargs(
     path: str, name: str, address: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Arguments for the campaign flow; refuses values that this campaign flow cannot take."""
-    kwargs: dict[str, Any] = {
+    """Arguments for the campaign subflow."""
+    return {
         "target": path, "run_id": new_run_id(name), "keyword": params.get("keyword"),
         "marker": params.get("marker"), "limits": params.get("limits"),
         "scheduler_address": address, "store_url": params.get("store_url"),
-        "trigger": params.get("trigger") or "on-demand",
+        "trigger": params.get("trigger") or "on-demand", "ref": params.get("ref") or None,
+        "matrix": params.get("matrix") or None,
     }  # fmt: skip
-    accepted = inspect.signature(campaign.fn).parameters
-    for optional in ("ref", "matrix"):
-        if params.get(optional) and optional in accepted:
-            kwargs[optional] = params[optional]
-    if params.get("matrix") and "matrix" not in accepted:
-        # Running the whole campaign when a matrix cell was asked for would be a wrong answer.
-        raise DtfError("matrix values were given, but this dtf's campaign flow takes none yet")
-    return kwargs
 
 
 def _local_cluster(workers: int) -> str:
@@ -143,15 +123,17 @@ def _local_cluster(workers: int) -> str:
     # The same environment as `dtf run` builds, so both reuse one cluster.
     env = {"PREFECT_API_URL": api_url, **server_env(home),
            "DTF_CODE_FINGERPRINT": code_fingerprint()}  # fmt: skip
-    return ensure_cluster(home, default_profiles(workers), env).address
+    cluster = running_cluster(home, env) or ensure_cluster(home, default_profiles(workers), env)
+    return cluster.address
 
 
-def _campaign_path(target: str, ref: str | None, repository: str | None) -> Path:
+def _campaign_path(target: str, ref: str | None, repository: str | None) -> tuple[Path, str]:
+    """The campaign file to run, and the commit it was checked out at ("" for none)."""
     if not ref:
-        return Path(target)
-    checkout = checkout_ref(_repository(repository), ref, dtf_home() / "checkouts")
-    get_run_logger().info("checked out %s at %s in %s", ref, checkout.name, checkout)
-    return checkout / target
+        return Path(target), ""
+    tree, commit = checkout_ref(_repository(repository), ref, dtf_home() / "checkouts")
+    get_run_logger().info("checked out %s at %s in %s", ref, commit, tree)
+    return tree / target, commit
 
 
 def _repository(given: str | None) -> str:
@@ -163,11 +145,12 @@ def _repository(given: str | None) -> str:
     return origin or _git(cwd, "rev-parse", "--show-toplevel")
 
 
-def checkout_ref(repository: str, ref: str, cache: Path) -> Path:
-    """A clean, detached worktree of `ref` (branch, tag, SHA or PR ref) under `cache`.
+def checkout_ref(repository: str, ref: str, cache: Path) -> tuple[Path, str]:
+    """A clean, detached worktree of `ref` under `cache`, and the commit it is at.
 
-    One bare clone per repository is fetched into; each commit gets its own worktree, named
-    by its SHA, so concurrent campaigns of different commits never share a tree.
+    `ref` is a branch, tag, SHA or PR ref (refs/pull/N/head). One bare clone per repository
+    is fetched into; each commit gets its own worktree, named by its SHA, so concurrent
+    campaigns of different commits never share a tree.
     """
     key = hashlib.sha256(repository.encode()).hexdigest()[:12]
     mirror = cache / f"repo-{key}.git"
@@ -180,7 +163,7 @@ def checkout_ref(repository: str, ref: str, cache: Path) -> Path:
     if not (tree / ".git").exists():
         _git(mirror, "worktree", "prune")
         _git(mirror, "worktree", "add", "--detach", "--force", str(tree), sha)
-    return tree
+    return tree, sha
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:

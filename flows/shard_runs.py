@@ -48,7 +48,7 @@ class ShardExecutor:
         ladder: RecoveryLadder,
         *,
         fallbacks: Mapping[str, tuple[Mapping[str, float], ...]],
-        reruns: int,
+        reruns: Mapping[str, int],
     ):
         self.manifest, self.manifest_path, self.store = manifest, manifest_path, store
         self.book, self.ladder, self.fallbacks, self.reruns = book, ladder, fallbacks, reruns
@@ -115,7 +115,7 @@ class ShardExecutor:
             first = (result.message.strip().splitlines() or [""])[-1][:200]
             self.failing.setdefault(result.nodeid, (attempt.number, first))
         done = self.reruns_done.get(attempt.shard.shard_id, 0)
-        if failing and done < self.reruns:
+        if failing and done < self.reruns.get(attempt.shard.suite, 0):
             self.reruns_done[attempt.shard.shard_id] = done + 1
             self._rerun(attempt, outcome, tuple(r.nodeid for r in failing))
         elif any(r.outcome in FAILING_OUTCOMES for r in outcome.results):

@@ -6,7 +6,7 @@ import zlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from dtf.analysis.changepoints import Settings, e_divisive
 from dtf.analysis.runs import get_run, window_ids
@@ -79,12 +79,13 @@ def load_series(
     store: ResultStore, run_ids: list[str], *, durations: bool = True, metrics_too: bool = True
 ) -> list[Series]:
     """Series over `run_ids` (in the given time order), at least MIN_POINTS runs long."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []
     with store.transaction() as conn:
+        # Plain tuples, not mappings: a window of 30 runs of 10^4 tests is 3 * 10^5 rows.
         if metrics_too:
-            rows += [dict(r) for r in conn.execute(_metric_query(run_ids)).mappings()]
+            rows += conn.execute(_metric_query(run_ids)).all()
         if durations:
-            rows += [dict(r) for r in conn.execute(_duration_query(run_ids)).mappings()]
+            rows += conn.execute(_duration_query(run_ids)).all()
     return _assemble(rows, {rid: i for i, rid in enumerate(run_ids)})
 
 
@@ -128,12 +129,13 @@ def ordered_window(store: ResultStore, run: dict[str, Any] | None, window: int) 
         return list(conn.execute(query).scalars())
 
 
+# Both queries yield (kind, suite, test_id, name, hardware, unit, run_id, value).
 def _metric_query(run_ids: list[str]) -> Any:
     return (
         select(
-            metrics.c.suite, metrics.c.test_id, metrics.c.name, metrics.c.hardware,
-            func.max(metrics.c.unit).label("unit"), metrics.c.run_id,
-            func.avg(metrics.c.value).label("value"),
+            literal("metric"), metrics.c.suite, metrics.c.test_id, metrics.c.name,
+            metrics.c.hardware, func.max(metrics.c.unit), metrics.c.run_id,
+            func.avg(metrics.c.value),
         )
         .where(metrics.c.run_id.in_(run_ids))
         .group_by(metrics.c.suite, metrics.c.test_id, metrics.c.name, metrics.c.hardware,
@@ -145,28 +147,26 @@ def _duration_query(run_ids: list[str]) -> Any:
     # Only passing attempts: a failure's duration says where it stopped, not how fast it is.
     return (
         select(
-            results.c.suite, results.c.test_id, results.c.hardware, results.c.run_id,
-            func.avg(results.c.duration).label("value"),
+            literal("duration"), results.c.suite, results.c.test_id, literal("duration"),
+            results.c.hardware, literal("s"), results.c.run_id, func.avg(results.c.duration),
         )
         .where(results.c.run_id.in_(run_ids), results.c.outcome == "passed")
         .group_by(results.c.suite, results.c.test_id, results.c.hardware, results.c.run_id)
     )  # fmt: skip
 
 
-def _assemble(rows: list[dict[str, Any]], position: dict[str, int]) -> list[Series]:
-    grouped: dict[tuple[str, str, str, str, str, str], list[tuple[int, str, float]]] = {}
-    for row in rows:
-        kind = "metric" if "name" in row else "duration"
-        key = (kind, row["suite"], row["test_id"], row.get("name", "duration"), row["hardware"],
-               row.get("unit") or ("s" if kind == "duration" else ""))  # fmt: skip
-        grouped.setdefault(key, []).append((position[row["run_id"]], row["run_id"], row["value"]))
+def _assemble(rows: list[Any], position: dict[str, int]) -> list[Series]:
+    grouped: dict[tuple[str, ...], list[tuple[int, str, float]]] = {}
+    for kind, suite, test_id, name, hardware, unit, run_id, value in rows:
+        key = (kind, suite, test_id, name, hardware, unit or "")
+        grouped.setdefault(key, []).append((position[run_id], run_id, float(value)))
     out = []
     for (kind, suite, test_id, name, hardware, unit), points in sorted(grouped.items()):
         if len(points) < MIN_POINTS:
             continue
         points.sort()
         run_ids = tuple(p[1] for p in points)
-        values = tuple(float(p[2]) for p in points)
+        values = tuple(p[2] for p in points)
         out.append(Series(kind, suite, test_id, name, hardware, unit, run_ids, values))
     return out
 

@@ -6,6 +6,7 @@ import os
 import sys
 
 import click
+from typer._click.exceptions import ClickException as TyperClickException  # typer vendors click
 
 # Each module registers its commands on import.
 from dtf.cli import (  # noqa: F401
@@ -13,9 +14,11 @@ from dtf.cli import (  # noqa: F401
     db,
     deploy,
     fleet,
+    junit,
     planning,
     publish,
     recovery,
+    repro,
     results,
     services,
 )
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
+    except (click.ClickException, TyperClickException) as exc:
         exc.show()
         code = exc.exit_code
     except click.exceptions.Abort:

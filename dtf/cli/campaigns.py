@@ -60,6 +60,7 @@ def run(
         request = LaunchRequest(
             target=str(target.resolve()), run_id=new_run_id(spec.name), scheduler_address="",
             keyword=keyword, marker=marker, limits=limits, matrix=parse_matrix(matrix or []),
+            campaign=spec.name,
         )  # fmt: skip
     home = dtf_home()
     server = prefect_server(home)
@@ -104,4 +105,5 @@ def _resume_request(run_id: str) -> LaunchRequest:
         target=recorded["target"], run_id=run_id, scheduler_address="",
         keyword=recorded.get("keyword"), marker=recorded.get("marker"),
         limits=recorded.get("limits") or {}, resume=True, matrix=recorded.get("matrix") or {},
+        campaign=row["campaign"],
     )  # fmt: skip

@@ -61,6 +61,9 @@ def work_pools(prefect_file: Path) -> list[str]:
     """The work pools the file's deployments name, in order; an error if the file is unusable."""
     try:
         data: Any = yaml.safe_load(prefect_file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DtfError(f"{prefect_file}: no such deployments file (run `dtf deploy` from the "
+                       "repository root, or pass --prefect-file)") from exc  # fmt: skip
     except (OSError, yaml.YAMLError) as exc:
         raise DtfError(f"{prefect_file}: cannot read the deployments file: {exc}") from exc
     deployments = data.get("deployments") if isinstance(data, dict) else None

@@ -18,7 +18,14 @@ from dtf.cluster.worker import TlsFiles
 from dtf.config import dtf_home
 from dtf.fingerprint import code_fingerprint
 from dtf.hardware.resources import resources_arg
-from dtf.server import ServerInfo, ensure_server, server_env, server_status, stop_server
+from dtf.server import (
+    ServerInfo,
+    describe_server,
+    ensure_server,
+    server_env,
+    server_status,
+    stop_server,
+)
 
 server_app = typer.Typer(help="The local Prefect server dtf manages.", no_args_is_help=True)
 cluster_app = typer.Typer(help="The local Dask cluster dtf manages.", no_args_is_help=True)
@@ -61,11 +68,13 @@ def server_down() -> None:
 
 @server_app.command("status")
 def server_state() -> None:
-    """Say whether the local Prefect server runs, and where; exit 1 if it does not."""
+    """Show the local Prefect server's UI, API, pid, database and version; exit 1 if down."""
     info = server_status(dtf_home())
-    console.print(f"running at {info.ui_url}" if info else "not running")
     if info is None:
+        console.print("not running")
         raise typer.Exit(1)
+    for line in describe_server(info):
+        console.print(line, highlight=False)
 
 
 @cluster_app.command("up")

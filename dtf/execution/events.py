@@ -7,12 +7,15 @@ from typing import Any
 
 EVENTS_ENV = "DTF_EVENTS_FILE"
 OUTPUT_LIMIT_ENV = "DTF_OUTPUT_LIMIT"
+# A file of the node ids to run, one a line: the plugin keeps only those of the modules given.
+SELECT_ENV = "DTF_SELECT_FILE"
 DEFAULT_OUTPUT_LIMIT = 64_000
 
 COLLECTED = "collected"
 COLLECT_ERROR = "collect_error"
 COLLECT_START = "collect_start"
 COLLECT_END = "collect_end"
+MISSING = "missing"
 ROOTDIR = "rootdir"
 START = "start"
 FINISH = "finish"

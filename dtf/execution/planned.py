@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from dtf.cluster.identity import current_worker
+from dtf.cluster.identity import WorkerIdentity, current_worker
+from dtf.execution.command import run_command_shard
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.runner import ShardRequest, run_shard
 from dtf.planning.manifest import Manifest
 from dtf.planning.placement import hardware_class
-
 
 SCRATCH_ENV = "DTF_SCRATCH"
 
@@ -52,6 +53,12 @@ def execute_planned_shard(
     # DTF_SCRATCH names a worker's scratch volume; a missing one is an infrastructure fault.
     scratch_root = os.environ.get(SCRATCH_ENV) or None
     with tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch:
+        if suite.command is not None:
+            outcome = run_command_shard(
+                shard_id, shard.suite, suite.command, cwd=Path(suite.workdir or manifest.rootdir),
+                env=env, limits=suite.limits, scratch=Path(scratch),
+            )  # fmt: skip
+            return _labelled(outcome, worker, used)
         request = ShardRequest(
             shard_id=shard_id,
             nodeids=nodeids if nodeids is not None else shard.nodeids,
@@ -62,6 +69,13 @@ def execute_planned_shard(
             scratch=Path(scratch),
         )
         outcome = run_shard(request)
+    return _labelled(outcome, worker, used)
+
+
+def _labelled(
+    outcome: ShardOutcome, worker: WorkerIdentity, used: Mapping[str, float]
+) -> ShardOutcome:
+    """The outcome marked with the worker that ran it and the hardware it used."""
     return dataclasses.replace(
         outcome,
         worker=worker.name,

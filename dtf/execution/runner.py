@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtf.errors import DtfError
 from dtf.execution.events import (
     COLLECT_END,
     COLLECT_ERROR,
     COLLECT_START,
     EVENTS_ENV,
     FINISH,
+    MISSING,
     OUTPUT_LIMIT_ENV,
+    SELECT_ENV,
     START,
     clean_text,
     decode_lines,
@@ -35,12 +36,13 @@ ABORT_BANNER = "Fatal Python error: Aborted"
 TIMEOUT_BANNER = "Stack when the limit fired (faulthandler's dump on dtf's SIGABRT):"
 # pytest's own exit codes: all passed, some failed, interrupted, internal, usage, none collected.
 PYTEST_EXITS = {0, 1, 2, 3, 4, 5}
-# How pytest names the arguments it could not find (absolute paths) before running nothing.
+# How pytest names an argument it could not use, before running nothing at all.
 _NOT_FOUND = re.compile(
-    r"^ERROR: (?:not found|found no collectors for|file or directory not found):? (.+)$",
+    r"^ERROR: (?:file or directory not found|found no collectors for|not found):? (.+)$",
     re.MULTILINE,
 )
 NOT_FOUND_BYTES = 1_000_000
+STALE = "not found by pytest at run time (a stale test id?)"
 _STREAMED_OUTCOMES = {"passed", "failed", "skipped", "xfailed", "xpassed", "error"}
 
 
@@ -63,6 +65,7 @@ class _Launch:
 
     finished: dict[str, CaseResult]
     collect_errors: dict[str, str]
+    missing: list[str]
     current: str | None
     current_started: float | None
     collecting: str | None
@@ -88,7 +91,10 @@ def _run(request: ShardRequest, scratch: Path) -> ShardOutcome:
     begin = time.monotonic()
     wanted = list(dict.fromkeys(request.nodeids))  # a test listed twice still runs once
     results: dict[str, CaseResult] = {}
-    remaining = wanted
+    base = request.rootdir
+    gone = [n for n in wanted if not (base / _file_of(n)).exists()]
+    _settle(results, gone, "error", f"{STALE}: its file does not exist")
+    remaining = [n for n in wanted if n not in results]
     launches = 0
     limits = request.limits
     while remaining:
@@ -128,8 +134,10 @@ def _attribute(
     elif launch.collecting is not None and (launch.fired or launch.exit_code not in PYTEST_EXITS):
         blamed = _blame_collector(launch, launch.collecting, remaining, results, tail)
     _record_collect_errors(launch, remaining, results)
+    missing = [n for n in launch.missing if n not in results]
+    _settle(results, missing, "error", STALE)
     if launch.exit_code == 4 and not launch.finished:
-        _record_not_found(launch, remaining, results, request)
+        _record_not_found(launch, remaining, results, request.rootdir)
     left = [n for n in remaining if n not in results]
     if not left:
         return []
@@ -153,48 +161,23 @@ def _record_collect_errors(
 
 
 def _record_not_found(
-    launch: _Launch, remaining: list[str], results: dict[str, CaseResult], request: ShardRequest
+    launch: _Launch, remaining: list[str], results: dict[str, CaseResult], rootdir: Path
 ) -> None:
-    """pytest ran nothing because some ids no longer exist (stale ids): those are errors."""
-    base = request.rootdir.resolve()
-    reported: dict[str, str] = {}
+    """pytest refused a module it was given (gone, or nothing collects it): its tests are
+    errors, and the rest runs again without them."""
+    base = rootdir.resolve()
+    refused = set()
     for line in _NOT_FOUND.findall(tail_text(launch.output, NOT_FOUND_BYTES)):
-        path, sep, rest = line.strip().partition("::")
-        reported[Path(os.path.relpath(base / path, base)).as_posix() + sep + rest] = line.strip()
-    unsettled = {n.split("::", 1)[0] for n in remaining if n not in results}
-    files = {nodeid.split("::", 1)[0] for nodeid in reported} & unsettled
-    if not files:
-        return  # only tests of modules that failed to import: their errors are recorded
-    present = sorted(f for f in files if (base / f).is_file())
-    # pytest names a missing parametrized test without its parameters: ask it which exist.
-    existing = _existing_ids(request, present) if present else set()
+        path = Path(base / _file_of(line.strip()))
+        refused.add(Path(os.path.relpath(path, base)).as_posix())
     for nodeid in remaining:
-        file = nodeid.split("::", 1)[0]
-        if nodeid in results or file not in files:
-            continue
-        if existing is None:  # collection failed: fall back to matching the names
-            gone = any(nodeid == r or nodeid.startswith((r + "[", r + "::")) for r in reported)
-        else:
-            gone = nodeid not in existing
-        if gone:
-            why = f"not found by pytest at run time (stale test id?): {file}"
-            results[nodeid] = CaseResult(nodeid=nodeid, outcome="error", message=why)
+        if nodeid not in results and _file_of(nodeid) in refused:
+            message = f"{STALE}: pytest could not collect {_file_of(nodeid)}"
+            results[nodeid] = CaseResult(nodeid=nodeid, outcome="error", message=message)
 
 
-def _existing_ids(request: ShardRequest, files: list[str]) -> set[str] | None:
-    from dtf.discovery import discover  # discovery builds on this package: import late
-
-    try:
-        found = discover(
-            request.rootdir,
-            files,
-            python=request.python,
-            timeout=request.limits.idle_timeout,
-            env=request.env,
-        )
-    except DtfError:
-        return None
-    return set(found.nodeids)
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
 
 def _last_words(output: Path) -> str:
@@ -278,14 +261,19 @@ def _launch(
     events_path = scratch / f"events-{index}.jsonl"
     output_path = scratch / f"output-{index}.log"
     args_path = scratch / f"args-{index}.txt"
-    # One argument per line (pytest's @file), so thousands of ids never hit ARG_MAX.
-    args_path.write_text("\n".join(nodeids) + "\n", encoding="utf-8")
+    select_path = scratch / f"select-{index}.txt"
+    # pytest gets the modules (one argument per line of an @file: no ARG_MAX) and dtf's
+    # plugin keeps the shard's tests of them: pytest's own node id matching is quadratic.
+    modules = dict.fromkeys(_file_of(n) for n in nodeids)
+    args_path.write_text("".join(f"{m}\n" for m in modules), encoding="utf-8")
+    select_path.write_text("".join(f"{n}\n" for n in nodeids), encoding="utf-8")
     events_path.write_bytes(b"")
     env = {
         **os.environ,
         **request.env,
         EVENTS_ENV: str(events_path),
         OUTPUT_LIMIT_ENV: str(request.limits.output_limit_bytes),
+        SELECT_ENV: str(select_path),
     }
     argv = [
         request.python, "-m", "pytest", "-p", "dtf", "-p", "no:cacheprovider",
@@ -319,6 +307,7 @@ def _watch(
     return _Launch(
         finished=state.finished,
         collect_errors=state.collect_errors,
+        missing=state.missing,
         current=state.current,
         current_started=state.current_wall,
         collecting=state.collecting,
@@ -335,6 +324,7 @@ class _WatchState:
         self.output = output
         self.finished: dict[str, CaseResult] = {}
         self.collect_errors: dict[str, str] = {}
+        self.missing: list[str] = []
         self.current: str | None = None
         self.current_wall: float | None = None
         self.current_since = 0.0
@@ -371,6 +361,8 @@ class _WatchState:
             self.collecting = nodeid
         elif kind == COLLECT_END:
             self.collecting = None  # collection is over: from now on tests take the blame
+        elif kind == MISSING:
+            self.missing += [str(n) for n in event.get("ids", [])]
         elif kind == COLLECT_ERROR:
             self.collect_errors[nodeid] = str(event.get("msg", ""))
             if nodeid == self.collecting:

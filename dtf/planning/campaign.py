@@ -22,8 +22,11 @@ def plan_campaign(
     python: str,
     limits: Mapping[str, float] | None = None,
     matrix: Mapping[str, str] | None = None,
+    source: str = "",
 ) -> Manifest:
     """Shard every suite; `collected` and `history` are keyed by suite name.
+
+    `source` is the campaign's source directory, where command suites run.
 
     `spec` is already resolved for its matrix point (dtf.spec.matrix.resolve_matrix), whose
     values `matrix` records. `limits` overrides the campaign's limits for every suite (the
@@ -47,6 +50,8 @@ def plan_campaign(
             depends_on=suite.depends_on,
             tests=tuple(tests),
             target_seconds=target,
+            command=suite.command,
+            workdir=source if suite.command else "",
         )
         shards += plan_suite_shards(
             suite.name,

@@ -19,6 +19,8 @@ class SuitePlan(BaseModel):
     depends_on: tuple[str, ...] = ()
     tests: tuple[str, ...] = ()
     target_seconds: float = 0.0  # the shard target the planner used (after its floor)
+    command: str | None = None  # set for suites of kind 'command'
+    workdir: str = ""  # where a command suite runs (the campaign's source directory)
 
 
 class Manifest(BaseModel):

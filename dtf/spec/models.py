@@ -131,7 +131,10 @@ class Suite(_Strict):
     """A named group of tests with one hardware need."""
 
     name: str
-    kind: Literal["pytest"] = "pytest"
+    kind: Literal["pytest", "command"] = "pytest"
+    # For kind 'command': a shell command run in the source directory; its exit code is the
+    # result, under the same limits as a test.
+    command: str | None = Field(default=None, min_length=1)
     select: Selection = Selection()
     requires: dict[str, float] = Field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
@@ -162,6 +165,14 @@ class Suite(_Strict):
     @classmethod
     def _resources_are_positive(cls, value: dict[str, float]) -> dict[str, float]:
         return _check_resources(value)
+
+    @model_validator(mode="after")
+    def _command_matches_kind(self) -> Suite:
+        if self.kind == "command" and not self.command:
+            raise ValueError("a suite of kind 'command' needs a 'command'")
+        if self.kind == "pytest" and self.command:
+            raise ValueError("'command' is only for suites of kind 'command'")
+        return self
 
     @field_validator("fallbacks")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Boolean, Connection, Double, Integer, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 Columns = Mapping[str, Sequence[Any]]
 
@@ -25,21 +26,28 @@ def rows_to_columns(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str
     }
 
 
-def insert_columns(conn: Connection, table: Table, columns: Columns) -> int:
-    """Append the rows given column-wise (missing columns take their defaults); returns count."""
+def insert_columns(
+    conn: Connection, table: Table, columns: Columns, *, replace: bool = False
+) -> int:
+    """Insert the rows given column-wise (missing columns take their defaults); returns count.
+
+    With `replace`, a row whose primary key exists already replaces it (an upsert): that is how
+    a rewritten shard takes over a test that an earlier shard of the same attempt stored,
+    through the key's index rather than a delete that scans the run.
+    """
     full = _complete(table, columns)
     count = len(next(iter(full.values()), ()))
     if count == 0:
         return 0
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        _insert_duckdb(conn, table, full)
+        _insert_duckdb(conn, table, full, replace)
+    elif dialect == "postgresql" and replace:
+        _upsert_postgres(conn, table, full)
     elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
         _copy_postgres(conn, table, full)
     else:
-        names = list(full)
-        for chunk in _chunks(zip(*full.values(), strict=True), _EXECUTEMANY_CHUNK):
-            conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in chunk])
+        _executemany(conn, insert(table), full)
     return count
 
 
@@ -65,13 +73,19 @@ def _defaults(table: Table) -> dict[str, Any]:
     return out
 
 
-def _insert_duckdb(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
+def _insert_duckdb(
+    conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]], replace: bool
+) -> None:
     batch = {name: _array(table, name, values) for name, values in columns.items()}
     raw = conn.connection.driver_connection
     assert raw is not None
     names = ", ".join(f'"{name}"' for name in columns)
+    upsert = ""
+    if replace:
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in _non_key(table))
+        upsert = f" ON CONFLICT DO UPDATE SET {updates}"
     raw.register(_BATCH_VIEW, batch)
-    raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {_BATCH_VIEW}')
+    raw.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {_BATCH_VIEW}{upsert}')
     # Not in a `finally`: after a failed insert DuckDB refuses everything until the rollback,
     # and the view goes away with the connection anyway.
     raw.unregister(_BATCH_VIEW)
@@ -98,6 +112,26 @@ def _copy_postgres(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in zip(*columns.values(), strict=True):
             copy.write_row(row)
+
+
+def _upsert_postgres(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
+    statement = pg_insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={c: statement.excluded[c] for c in _non_key(table)}
+    )
+    _executemany(conn, statement, columns)
+
+
+def _executemany(conn: Connection, statement: Any, columns: Mapping[str, Sequence[Any]]) -> None:
+    names = list(columns)
+    for chunk in _chunks(zip(*columns.values(), strict=True), _EXECUTEMANY_CHUNK):
+        conn.execute(statement, [dict(zip(names, row, strict=True)) for row in chunk])
+
+
+def _non_key(table: Table) -> list[str]:
+    keys = {c.name for c in table.primary_key.columns}
+    return [c.name for c in table.c if c.name not in keys]
 
 
 def _chunks(items: Iterator[Any] | zip[Any], size: int) -> Iterator[list[Any]]:

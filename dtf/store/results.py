@@ -74,8 +74,6 @@ class ResultStore:
         with transaction(self.engine, self.lock_timeout, self.location) as conn:
             yield conn
 
-    _tx = transaction
-
     def revision(self) -> str | None:
         """The schema revision the store is at."""
         with self.transaction() as conn:
@@ -117,10 +115,12 @@ class ResultStore:
         """Store a shard attempt and its results; writing the same attempt again replaces it."""
         now = time.time() if record.finished_at is None else record.finished_at
         with self.transaction() as conn:
-            _delete_shard_attempt(conn, record, [r.nodeid for r in outcome.results])
+            _delete_shard_attempt(conn, record)
             conn.execute(insert(shards).values(**_shard_row(record, outcome, status, now)))
-            insert_columns(conn, results, rows_to_columns(results, _result_rows(record, outcome)))
-            insert_columns(conn, metrics, rows_to_columns(metrics, _metric_rows(record, outcome)))
+            rows = rows_to_columns(results, _result_rows(record, outcome))
+            insert_columns(conn, results, rows, replace=True)
+            metric_rows = rows_to_columns(metrics, _metric_rows(record, outcome))
+            insert_columns(conn, metrics, metric_rows, replace=True)
 
     def bulk_insert(self, table: str | Table, columns: Columns) -> int:
         """Append many rows given column-wise, in one transaction; the fast path for imports.
@@ -280,13 +280,10 @@ def _recent_durations(test_ids: Sequence[str], hardware: str) -> Any:
     return select(ranked.c.test_id, ranked.c.duration).where(ranked.c.rank <= HISTORY_WINDOW)
 
 
-def _delete_shard_attempt(conn: Connection, record: ShardRecord, test_ids: list[str]) -> None:
-    """Remove an attempt's earlier rows: the shard's, and its tests' results and metrics.
-
-    Rows go by shard (a rewrite whose test list shrank leaves nothing behind) and by test id
-    within the suite (a test that moved here from another shard is not stored twice).
-    """
-    run, attempt, suite = record.run_id, record.attempt, record.suite
+def _delete_shard_attempt(conn: Connection, record: ShardRecord) -> None:
+    """Remove the rows an earlier write of this shard attempt left: a rewrite whose test list
+    shrank leaves nothing behind. (A test another shard stored is replaced by the upsert.)"""
+    run, attempt = record.run_id, record.attempt
     conn.execute(
         delete(shards).where(
             shards.c.run_id == run,
@@ -295,33 +292,27 @@ def _delete_shard_attempt(conn: Connection, record: ShardRecord, test_ids: list[
         )
     )
     in_shard = select(results.c.test_id).where(
-        results.c.run_id == run, results.c.shard_id == record.shard_id, results.c.attempt == attempt
+        results.c.run_id == run,
+        results.c.suite == record.suite,
+        results.c.shard_id == record.shard_id,
+        results.c.attempt == attempt,
     )
     conn.execute(
         delete(metrics).where(
             metrics.c.run_id == run,
+            metrics.c.suite == record.suite,
             metrics.c.attempt == attempt,
-            metrics.c.suite == suite,
             metrics.c.test_id.in_(in_shard),
         )
     )
     conn.execute(
         delete(results).where(
             results.c.run_id == run,
+            results.c.suite == record.suite,
             results.c.shard_id == record.shard_id,
             results.c.attempt == attempt,
         )
     )
-    for table in (metrics, results):
-        for chunk in _chunks(test_ids, _IN_CHUNK):
-            conn.execute(
-                delete(table).where(
-                    table.c.run_id == run,
-                    table.c.attempt == attempt,
-                    table.c.suite == suite,
-                    table.c.test_id.in_(chunk),
-                )
-            )
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

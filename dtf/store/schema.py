@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -69,10 +70,10 @@ shards = Table(
 results = Table(
     "results",
     metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("test_id", Text, primary_key=True),
-    Column("attempt", Integer, primary_key=True),
-    Column("suite", String(128), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("test_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("suite", String(128), nullable=False),
     Column("shard_id", String(128), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("duration", Double, nullable=False, default=0.0),
@@ -83,6 +84,9 @@ results = Table(
     Column("output", Text, nullable=False, default=""),
     Column("started_at", Double),
     Column("finished_at", Double),
+    # Key order matters on PostgreSQL: rewriting a shard deletes by run, suite and a list of
+    # test ids, which this order serves as an index range instead of a scan of the whole run.
+    PrimaryKeyConstraint("run_id", "suite", "test_id", "attempt"),
 )
 Index("ix_results_test_hardware", results.c.test_id, results.c.hardware)
 Index("ix_results_run_outcome", results.c.run_id, results.c.outcome)
@@ -90,14 +94,15 @@ Index("ix_results_run_outcome", results.c.run_id, results.c.outcome)
 metrics = Table(
     "metrics",
     metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("test_id", Text, primary_key=True),
-    Column("attempt", Integer, primary_key=True),
-    Column("name", String(128), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("test_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
     Column("value", Double, nullable=False),
     Column("unit", String(32), nullable=False, default=""),
     Column("hardware", String(128), nullable=False, default=""),
-    Column("suite", String(128), primary_key=True, default=""),
+    Column("suite", String(128), nullable=False, default=""),
+    PrimaryKeyConstraint("run_id", "suite", "test_id", "attempt", "name"),
 )
 Index("ix_metrics_name", metrics.c.name, metrics.c.hardware)
 

@@ -339,7 +339,7 @@ def test_a_failing_campaign_ends_the_watch_non_zero(deployed: Deployed) -> None:
     child = _child(deployed, triggered.flow_run_id)
     assert child["state_type"] == "FAILED" and child["name"] == parent["name"]
     assert {"campaign:quickstart", "trigger:on-demand", "dtf"} <= set(child["tags"])
-    _report_latency(deployed, triggered, "first run: starts the local cluster")
+    _report_latency(deployed, triggered, "first run on a fresh local cluster")
 
 
 def test_a_passing_campaign_ends_the_watch_zero_with_a_task_run_per_shard(
@@ -363,14 +363,19 @@ def test_a_passing_campaign_ends_the_watch_zero_with_a_task_run_per_shard(
     assert numbers["trigger_to_first_shard"] > 0 and numbers["last_shard_to_watch_exit"] > 0
 
 
-def test_an_invalid_campaign_fails_the_run_with_one_clear_message(deployed: Deployed) -> None:
-    triggered = _prefect_run(deployed, "target=examples/quickstart/no-such-campaign.yaml")
+def test_matrix_values_reach_the_campaign_and_a_bad_one_fails_with_one_message(
+    deployed: Deployed,
+) -> None:
+    # The quickstart declares no matrix: the campaign flow refuses before anything runs.
+    triggered = _prefect_run(deployed, 'matrix={"python": "3.12"}')
     assert triggered.done.returncode == 1, triggered.output
     parent = deployed.api_get(f"/flow_runs/{triggered.flow_run_id}")
     assert parent["state_type"] == "FAILED"
-    assert parent["state"]["message"] == (
-        "examples/quickstart/no-such-campaign.yaml: campaign file not found"
-    )
+    assert parent["name"] == "quickstart[python=3.12] (on-demand)"
+    message = parent["state"]["message"]
+    assert message.startswith(str(REPO / CAMPAIGN)), message
+    assert "cannot set python: the campaign declares no 'matrix'" in message
+    assert "Traceback" not in message
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the action's scripts need jq")

@@ -112,3 +112,29 @@ def test_down_stops_the_server_and_cluster_it_started(tmp_path: Path) -> None:
     finally:
         stop_cluster(dtf.home)
         stop_server(dtf.home)
+
+
+def test_a_failing_command_suite_skips_its_dependents(dtf_cli: DtfCommand, tmp_path: Path) -> None:
+    campaign = tmp_path / "commands.yaml"
+    campaign.write_text(
+        "name: commands\n"
+        f"source: {Path('examples/quickstart').resolve()}\n"
+        "suites:\n"
+        "  - {name: lint, kind: command, command: 'test -f pytest.ini && echo ok'}\n"
+        "  - {name: build, kind: command, command: 'echo compiling; exit 3'}\n"
+        "  - name: unit\n"
+        "    depends_on: [build]\n"
+        "    select: {paths: [tests/test_training_loop.py]}\n",
+        encoding="utf-8",
+    )
+    done = dtf_cli("run", str(campaign))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "build::command" in done.stdout and "exit code 3" in done.stdout
+    store = _store(dtf_cli)
+    rows = {r["test_id"]: r for r in store.results_of(str(_latest_run(store)["run_id"]))}
+    assert rows["lint::command"]["outcome"] == "passed"
+    assert rows["build::command"]["outcome"] == "failed"
+    unit = [r for r in rows.values() if r["suite"] == "unit"]
+    assert len(unit) == 4 and {r["outcome"] for r in unit} == {"skipped"}
+    assert all("build" in r["message"] for r in unit)
+    store.close()

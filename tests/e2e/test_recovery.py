@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,11 @@ def test_a_flaky_test_is_reported_flaky_never_passed(dtf_cli: DtfCommand, tmp_pa
     counts = {r["outcome"]: r["n"] for r in store.outcome_counts(run_id)}
     assert counts == {"flaky": 1}
     store.close()
+    report = tmp_path / "junit.xml"
+    assert dtf_cli("junit", run_id, "--output", str(report)).returncode == 0
+    [case] = ET.parse(report).getroot().findall(".//testcase")
+    assert case.get("name") == "test_fails_once_then_passes"
+    assert case.find("flakyFailure") is not None and case.find("failure") is None
 
 
 def test_missing_hardware_falls_back_and_marks_results_degraded(

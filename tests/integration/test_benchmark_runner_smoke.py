@@ -38,7 +38,7 @@ def test_runner_overhead_prints_both_times_and_the_ratio() -> None:
 
 def test_crash_recovery_prints_the_cost_of_one_crash() -> None:
     out = run_benchmark("crash_recovery.py", "--size", "10", "--repeat", "1")
-    assert "shard: 10 trivial tests, test 5 crashes (segfault)" in out
+    assert "shard: 10 trivial tests, 100 per module, test 5 crashes (segfault)" in out
     without = re.search(rf"without crash: wall +{NUMBER} s +cpu +{NUMBER} s", out)
     with_crash = re.search(rf"with crash: +wall +{NUMBER} s +cpu +{NUMBER} s", out)
     cost = re.search(rf"cost of one crash recovery: wall {NUMBER} s  cpu {NUMBER} s", out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -96,3 +97,65 @@ def test_the_actions_scripts_pass_shellcheck(tmp_path: Path) -> None:
             timeout=60,
         )
         assert done.returncode == 0, f"{step['name']}:\n{done.stdout}"
+
+
+GITLAB = REPO / "deployments" / "gitlab" / "dtf-campaign.gitlab-ci.yml"
+JENKINS = REPO / "deployments" / "jenkins" / "Jenkinsfile"
+HOWTO = REPO / "docs" / "how-to" / "github-actions.md"
+# A commit id that reads as a JSON number: unquoted, Prefect would pass the float 1.2345e10.
+NUMERIC_SHA = "12345e6"
+
+
+def test_the_how_to_shows_the_gitlab_and_jenkins_files_as_they_are() -> None:
+    howto = HOWTO.read_text()
+    for path in (GITLAB, JENKINS):
+        body = path.read_text().split("\n", 1)[1]  # without the file's one-line header
+        assert body in howto, f"{path.name} and {HOWTO.name} differ"
+
+
+@pytest.mark.parametrize("mr", ["7", ""])
+def test_the_gitlab_job_passes_the_commit_and_merge_request(mr: str, tmp_path: Path) -> None:
+    job = yaml.safe_load(GITLAB.read_text())["dtf-campaign"]
+    stubs = 'pip() { :; }; prefect() { printf "%s\\0" "$@" > "$ARGS"; }\n'
+    env = {"CI_COMMIT_SHA": NUMERIC_SHA, **({"CI_MERGE_REQUEST_IID": mr} if mr else {})}
+    params = _deployment_params(stubs + "\n".join(job["script"]), env, tmp_path)
+    assert params == {
+        "target": "examples/quickstart/campaign.yaml",
+        "ref": NUMERIC_SHA,
+        "pr": int(mr) if mr else None,
+        "trigger": "gitlab-mr",
+    }
+
+
+def test_the_jenkins_pipeline_passes_the_commit_and_change(tmp_path: Path) -> None:
+    [groovy] = re.findall(r"sh '''\n(.*?)'''", JENKINS.read_text(), re.S)
+    script = groovy.replace("\\\\", "\\")  # a ''' string in Groovy reads \\ as \
+    stubs = 'python() { if [ "$2" = prefect ]; then shift 2; printf "%s\\0" "$@" > "$ARGS"; fi; }\n'
+    params = _deployment_params(
+        stubs + script, {"GIT_COMMIT": NUMERIC_SHA, "CHANGE_ID": "9"}, tmp_path
+    )
+    assert params == {
+        "target": "examples/quickstart/campaign.yaml",
+        "ref": NUMERIC_SHA,
+        "pr": 9,
+        "trigger": "jenkins",
+    }
+
+
+def _deployment_params(script: str, env: dict[str, str], tmp_path: Path) -> dict[str, object]:
+    """The flow parameters a CI script's `prefect deployment run` call would send."""
+    from prefect.cli._utilities import load_json_key_values
+
+    args = tmp_path / "args"
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "ARGS": str(args), **env},
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    argv = args.read_text().split("\0")[:-1]
+    assert argv[:3] == ["deployment", "run", "campaign/on-demand"] and "--watch" in argv
+    pairs = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--param"]
+    return dict(load_json_key_values(pairs, "parameter"))

@@ -54,7 +54,7 @@ def _rekey_results_and_metrics() -> None:
     op.execute(f"CREATE TABLE results_0001 AS SELECT {_RESULT_COLUMNS} FROM results")
     op.execute(f"CREATE TABLE metrics_0001 AS SELECT {_METRIC_COLUMNS} FROM metrics")
     _drop_results_and_metrics()
-    _create_results(["run_id", "test_id", "attempt", "suite"])
+    _create_results(["run_id", "suite", "test_id", "attempt"])
     _create_metrics(with_suite=True)
     op.execute(
         f"INSERT INTO results ({_RESULT_COLUMNS}) SELECT {_RESULT_COLUMNS} FROM results_0001"
@@ -123,7 +123,11 @@ def _create_results(key: list[str]) -> None:
 
 
 def _create_metrics(*, with_suite: bool) -> None:
-    key = ["run_id", "test_id", "attempt", "name", *(["suite"] if with_suite else [])]
+    key = (
+        ["run_id", "suite", "test_id", "attempt", "name"]
+        if with_suite
+        else ["run_id", "test_id", "attempt", "name"]
+    )
     suite = [sa.Column("suite", sa.String(128), nullable=False)] if with_suite else []
     op.create_table(
         "metrics",

@@ -1,0 +1,1 @@
+"""Per-worker on-disk caches: file locks, LRU-evicted entries, and where they live."""

@@ -1,0 +1,1 @@
+"""Campaign environments: cached virtual environments per worker and each shard's clean room."""
