@@ -27,9 +27,14 @@ def decide_verdict(
     planned_tests: int,
     tests_with_results: int,
     infra_failed_shards: Iterable[str] = (),
+    excused: int = 0,
 ) -> Verdict:
-    """Failed if any test failed, any shard was lost to infrastructure, or results are missing."""
+    """Failed if any test failed, any shard was lost to infrastructure, or results are missing.
+
+    `excused` failing tests are quarantined: they ran and are reported, but fail nothing.
+    """
     failing = sum(int(str(r["n"])) for r in outcome_counts if r["outcome"] in FAILING_OUTCOMES)
+    failing = max(0, failing - excused)
     reasons: list[str] = []
     if failing:
         reasons.append(f"{failing} test{'s' if failing != 1 else ''} failed, errored, "

@@ -25,14 +25,17 @@ from dtf.planning.campaign import plan_campaign, suite_hardware
 from dtf.planning.manifest import Manifest
 from dtf.planning.placement import fits, unplaceable
 from dtf.planning.shards import Shard
+from dtf.quarantine import excused
 from dtf.recovery.book import RecoveryBook
 from dtf.recovery.registry import default_ladder
-from dtf.reporting import summary_markdown
+from dtf.reporting import failures_markdown, summary_markdown
+from dtf.reports.html import write_report
 from dtf.runs import new_run_id, run_title
 from dtf.spec.matrix import resolve_matrix
 from dtf.spec.models import Campaign
 from dtf.spec.resolve import resolve_target
 from dtf.store import recovery as recovery_store
+from dtf.store.quarantines import quarantines
 from dtf.store.results import ResultStore, ShardRecord
 from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
 from flows.finalize import publish_run, validate_run
@@ -272,11 +275,17 @@ def _finish(
     store: ResultStore, manifest: Manifest, lost: list[str], spec: Campaign, target: str
 ) -> Any:
     planned = {n for s in manifest.shards for n in s.nodeids}
+    quarantined = excused(store.failures(manifest.run_id), quarantines(store, spec.name),
+                          time.time())  # fmt: skip
+    for row in quarantined:
+        get_run_logger().warning("quarantined, not counted: %s %s", row["outcome"],
+                                 row["test_id"])  # fmt: skip
     verdict = decide_verdict(
         store.outcome_counts(manifest.run_id),
         planned_tests=len(planned),
         tests_with_results=len(planned & store.tested_ids(manifest.run_id)),
         infra_failed_shards=lost,
+        excused=len(quarantined),
     )
     if spec.expectations is not None:
         gate = validate_run(manifest.run_id, store.url, target)
@@ -285,11 +294,20 @@ def _finish(
             verdict = Verdict("failed", (*verdict.reasons, *failed))
     store.update_run(manifest.run_id, status="completed", verdict=verdict.status,
                      finished_at=time.time())  # fmt: skip
+    report = write_report(store, manifest.run_id, dtf_home() / "runs" / manifest.run_id /
+                          "report.html")  # fmt: skip
     create_markdown_artifact(
         key="campaign-summary",
-        markdown=summary_markdown(store, manifest.run_id, verdict),
+        markdown=summary_markdown(store, manifest.run_id, verdict, report_link=report.as_uri()),
         description=f"dtf campaign {manifest.run_id}: {verdict.status}",
     )
+    failures = store.failures(manifest.run_id)
+    if failures:
+        create_markdown_artifact(
+            key="campaign-failures",
+            markdown=failures_markdown(failures),
+            description=f"failing tests of {manifest.run_id}",
+        )
     if spec.publishers:
         publish_run(manifest.run_id, store.url, target)  # reads the verdict just stored
     if not verdict.passed:

@@ -114,8 +114,9 @@ class PageServer:
         handler = type("Handler", (_Handler,), {"sink": self.sink, "extensions_map": types})
         factory = functools.partial(handler, directory=str(self.root))
         self._server = _Server(("127.0.0.1", 0), factory)
+        # A short poll keeps close() quick: shutdown() waits for the loop to look up.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="dtf-page-server", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="dtf-page-server", daemon=True
         )
         self._thread.start()
 

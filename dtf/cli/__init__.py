@@ -17,10 +17,12 @@ from dtf.cli import (  # noqa: F401
     junit,
     planning,
     publish,
+    quarantine,
     recovery,
     repro,
     results,
     services,
+    simulate,
 )
 from dtf.cli.app import app, errors
 from dtf.errors import DtfError

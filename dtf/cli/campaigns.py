@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import typer
 
 from dtf.cli.app import app, console
 from dtf.cli.planning import parse_matrix
+from dtf.cli.progress import campaign_progress
 from dtf.cli.services import prefect_server
 from dtf.cluster.local import ensure_cluster, running_cluster
 from dtf.cluster.profiles import default_profiles
@@ -23,6 +25,7 @@ from dtf.launching import LaunchRequest, load_launcher
 from dtf.reporting import render_summary
 from dtf.runs import new_run_id
 from dtf.server import server_env
+from dtf.services import spawn
 from dtf.spec.resolve import resolve_target
 from dtf.store.results import ResultStore
 
@@ -47,6 +50,12 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Finish an interrupted run: only shards without results.")
     ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Use this run id (default: generated).")
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option(help="Run in the background; print the run id and its log file.")
+    ] = False,
 ) -> None:
     """Run a campaign on the local server and cluster (started if needed); exit 1 if it fails."""
     limits = {k: v for k, v in {"test_timeout": test_timeout, "shard_timeout": shard_timeout,
@@ -58,11 +67,15 @@ def run(
     else:
         spec, _ = resolve_target(target, Path.cwd())  # bad input fails before services start
         request = LaunchRequest(
-            target=str(target.resolve()), run_id=new_run_id(spec.name), scheduler_address="",
+            target=str(target.resolve()), run_id=run_id or new_run_id(spec.name),
+            scheduler_address="",
             keyword=keyword, marker=marker, limits=limits, matrix=parse_matrix(matrix or []),
             campaign=spec.name,
         )  # fmt: skip
     home = dtf_home()
+    if detach:
+        _detach(request, home)
+        return
     server = prefect_server(home)
     env = {"PREFECT_API_URL": server.api_url, **server_env(home)}
     os.environ.update(env)
@@ -74,7 +87,9 @@ def run(
         home, default_profiles(workers or 2), env
     )
     console.print(f"Prefect UI: {server.ui_url}   Dask scheduler: {cluster.address}")
-    result = load_launcher()(dataclasses.replace(request, scheduler_address=cluster.address))
+    manifest = home / "runs" / request.run_id / "manifest.json"
+    with campaign_progress(console, request.run_id, manifest, database_url()):
+        result = load_launcher()(dataclasses.replace(request, scheduler_address=cluster.address))
     store = ResultStore(database_url())
     try:
         verdict = (store.run(result.run_id) or {}).get("verdict")
@@ -89,6 +104,22 @@ def run(
     console.print(f"wall time {time.monotonic() - started:.1f}s")
     if verdict != "passed":
         raise typer.Exit(1)
+
+
+def _detach(request: LaunchRequest, home: Path) -> None:
+    """Start the same run as a background `dtf run` process (its own session) and return."""
+    log = home / "runs" / request.run_id / "dtf-run.log"
+    argv = [str(Path(sys.executable).with_name("dtf")), "run", request.target,
+            "--run-id", request.run_id]  # fmt: skip
+    argv += ["-k", request.keyword] if request.keyword else []
+    argv += ["-m", request.marker] if request.marker else []
+    for limit, seconds in request.limits.items():
+        argv += [f"--{limit.replace('_', '-')}", str(seconds)]
+    for dimension, value in request.matrix.items():
+        argv += ["--matrix", f"{dimension}={value}"]
+    pid = spawn(argv, log=log, env=dict(os.environ), cwd=Path.cwd())
+    console.print(f"run {request.run_id} started in the background (pid {pid}); log: {log}")
+    console.print(f"follow it with: dtf show {request.run_id}   (or the Prefect UI)")
 
 
 def _resume_request(run_id: str) -> LaunchRequest:

@@ -172,6 +172,7 @@ quarantine = Table(
     Column("added_at", Double, nullable=False),
     Column("expires_at", Double),
     Column("released_at", Double),
+    Column("hardware", String(128)),  # None: every hardware class
 )
 
 # The publication outbox: a delivery is recorded (status "pending") before it is attempted and

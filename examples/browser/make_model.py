@@ -48,9 +48,7 @@ def _tensor(name: str, array: np.ndarray) -> bytes:
 
 
 def _value_info(name: str, dims: tuple[int | str, ...]) -> bytes:
-    shape = b"".join(
-        _bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d)) for d in dims
-    )
+    shape = b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d)) for d in dims)
     tensor_type = _int(1, FLOAT) + _bytes(2, shape)
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
@@ -91,7 +89,9 @@ def build(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "mlp.onnx").write_bytes(onnx_mlp(w1, b1, w2, b2))
     (out / "inputs.json").write_text(json.dumps({"shape": list(x.shape), "x": x.ravel().tolist()}))
-    (out / "reference.json").write_text(json.dumps({"shape": list(y.shape), "y": y.ravel().tolist()}))
+    (out / "reference.json").write_text(
+        json.dumps({"shape": list(y.shape), "y": y.ravel().tolist()})
+    )
 
 
 if __name__ == "__main__":
