@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
+from dtf.browser.pages import discover_pages
 from dtf.cluster.fleet import live_workers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
@@ -32,7 +33,7 @@ from dtf.reporting import failures_markdown, summary_markdown
 from dtf.reports.html import write_report
 from dtf.runs import new_run_id, run_title
 from dtf.spec.matrix import resolve_matrix
-from dtf.spec.models import Campaign
+from dtf.spec.models import Campaign, Suite
 from dtf.spec.resolve import resolve_target
 from dtf.store import recovery as recovery_store
 from dtf.store.quarantines import quarantines
@@ -168,15 +169,21 @@ def _discover(
             s.name, str(source), s.select.narrowed(keyword, marker).pytest_args()
         )
         for s in spec.suites
-        if s.command is None
+        if s.kind == "pytest"
     }
-    # A command suite is one test; there is nothing to collect.
-    commands = {
-        s.name: Discovered(rootdir=source, nodeids=[command_test_id(s.name)])
+    # A command suite is one test and a browser suite's tests are its pages: no collection.
+    others = {
+        s.name: Discovered(rootdir=source, nodeids=_listed_tests(s, source))
         for s in spec.suites
-        if s.command is not None
+        if s.kind != "pytest"
     }
-    return {**commands, **{name: future.result() for name, future in futures.items()}}
+    return {**others, **{name: future.result() for name, future in futures.items()}}
+
+
+def _listed_tests(suite: Suite, source: Path) -> list[str]:
+    if suite.browser is not None:
+        return [page.path for page in discover_pages(suite.browser, source)]
+    return [command_test_id(suite.name)]
 
 
 def _plan(
@@ -191,7 +198,7 @@ def _plan(
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
     history = {name: store.duration_history(ids, hardware[name]) for name, ids in collected.items()}
-    pytest_suites = [s.name for s in spec.suites if s.command is None]
+    pytest_suites = [s.name for s in spec.suites if s.kind == "pytest"]
     rootdirs = {str(discovered[s].rootdir) for s in pytest_suites} or {str(source)}
     return plan_campaign(
         spec, collected, history=history, run_id=run_id, rootdir=sorted(rootdirs)[0],

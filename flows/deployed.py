@@ -16,7 +16,7 @@ from prefect.states import Failed
 from prefect_dask import DaskTaskRunner
 
 from dtf.cluster.local import ensure_cluster, running_cluster
-from dtf.cluster.profiles import default_profiles
+from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.config import dtf_home
 from dtf.errors import DtfError, InfrastructureError
 from dtf.fingerprint import code_fingerprint
@@ -123,7 +123,9 @@ def _local_cluster(workers: int) -> str:
     # The same environment as `dtf run` builds, so both reuse one cluster.
     env = {"PREFECT_API_URL": api_url, **server_env(home),
            "DTF_CODE_FINGERPRINT": code_fingerprint()}  # fmt: skip
-    cluster = running_cluster(home, env) or ensure_cluster(home, default_profiles(workers), env)
+    cluster = running_cluster(home, env) or ensure_cluster(
+        home, default_profiles(workers, local_browsers()), env
+    )
     return cluster.address
 
 

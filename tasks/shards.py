@@ -39,6 +39,8 @@ def run_shard_task(
         manifest = read_manifest(manifest_path)
         nodeids = select_tests(manifest.shard(shard_id).nodeids, _tuple(only), part)
         return execute_planned_shard(manifest, shard_id, nodeids, needs)
+    except InfrastructureError:
+        raise  # already names its fault and worker (e.g. browser_lost)
     except Exception as exc:
         raise InfrastructureError(f"shard {shard_id} on {worker}: {type(exc).__name__}: {exc}",
                                   error_class="harness", worker=worker) from exc  # fmt: skip

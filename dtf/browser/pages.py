@@ -60,20 +60,3 @@ def _expand(entry: BrowserPage, root: Path) -> list[BrowserPage]:
         raise DiscoveryError(f"page pattern {entry.file} matches no file under {root}")
     return [entry.model_copy(update={"path": p.relative_to(root).as_posix() + query})
             for p in files]  # fmt: skip
-
-
-def shard_needs(pages: Iterable[BrowserPage], kind: str, pool_size: int) -> dict[str, float]:
-    """The Dask resources a shard of `pages` asks for: its browsers and every capability.
-
-    Placement then sends a shard with a `webgpu` page only to a worker that probed WebGPU;
-    group pages by `requirement_key` so such a page does not drag the others along.
-    """
-    needs: dict[str, float] = {f"browser_{kind}": float(max(1, pool_size))}
-    for page in pages:
-        needs.update(dict.fromkeys(page.requires, 1.0))
-    return needs
-
-
-def requirement_key(page: BrowserPage) -> str:
-    """A batch key: pages with the same requirements can share a shard (and its placement)."""
-    return "+".join(sorted(set(page.requires))) or "none"

@@ -40,6 +40,11 @@ class BrowserPage(_Strict):
     def is_glob(self) -> bool:
         return bool(GLOB_CHARS & set(self.file))
 
+    @property
+    def requirement_key(self) -> str:
+        """A batch key: pages with the same requirements can share a shard and its placement."""
+        return "+".join(sorted(set(self.requires))) or "none"
+
 
 class BrowserSuiteSpec(_Strict):
     """What a `kind: browser` suite adds to a suite: pages, their root, and the pool."""
@@ -70,6 +75,18 @@ class BrowserSuiteSpec(_Strict):
             if flag.startswith("--user-data-dir"):
                 raise ValueError("--user-data-dir is dtf's: each browser gets a fresh profile")
         return value
+
+    def needs(self, pool_size: int | None = None) -> dict[str, float]:
+        """The Dask resources a shard of this suite asks for: its browsers and capabilities.
+
+        Placement then sends a suite with a `webgpu` page only to a worker that probed
+        WebGPU; pure, so the planner can call it.
+        """
+        browsers = max(1, pool_size or self.pool_size or 1)
+        needs: dict[str, float] = {f"browser_{self.browser}": float(browsers)}
+        for page in self.pages:
+            needs.update(dict.fromkeys(page.requires, 1.0))
+        return needs
 
     @model_validator(mode="after")
     def _root_is_relative(self) -> BrowserSuiteSpec:

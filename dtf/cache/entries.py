@@ -66,7 +66,7 @@ class EntryCache:
         callers of a missing key wait for one build; a failed build leaves nothing behind.
         """
         with file_lock(self._lock(key, "use"), shared=True, wait=self.wait):
-            meta = self._read(key)
+            meta = self._complete(key)
             if meta is not None:
                 self._touch(key)
                 yield Entry(key, self.path(key), meta.get("info", {}))
@@ -114,11 +114,12 @@ class EntryCache:
 
     def _build(self, key: str, build: Builder) -> Entry:
         with self.exclusive(key):
-            meta = self._read(key)
+            meta = self._complete(key)
             if meta is not None:  # another worker thread built it while this one waited
                 self._touch(key)
                 return Entry(key, self.path(key), meta.get("info", {}))
             path = self.path(key)
+            (self.root / "meta" / f"{key}.json").unlink(missing_ok=True)
             _remove(path)  # the remains of a build that died half-way
             path.mkdir(parents=True)
             try:
@@ -153,6 +154,11 @@ class EntryCache:
 
     def _lock(self, key: str, kind: str) -> Path:
         return self.root / "locks" / f"{_checked(key)}.{kind}"
+
+    def _complete(self, key: str) -> dict[str, Any] | None:
+        """The entry's marker, if the entry is there too (someone may have deleted it)."""
+        meta = self._read(key)
+        return meta if meta is not None and self.path(key).is_dir() else None
 
     def _read(self, key: str) -> dict[str, Any] | None:
         return _load(self.root / "meta" / f"{key}.json")

@@ -17,7 +17,7 @@ from dtf.cli.planning import parse_matrix
 from dtf.cli.progress import campaign_progress
 from dtf.cli.services import prefect_server
 from dtf.cluster.local import ensure_cluster, running_cluster
-from dtf.cluster.profiles import default_profiles
+from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.config import database_url, dtf_home
 from dtf.errors import DtfError
 from dtf.fingerprint import code_fingerprint
@@ -84,7 +84,7 @@ def run(
     # A running cluster (say, a rehearsal fleet from `dtf cluster up --profile`) is reused
     # unless --workers asks for another size.
     cluster = (running_cluster(home, env) if workers is None else None) or ensure_cluster(
-        home, default_profiles(workers or 2), env
+        home, default_profiles(workers or 2, local_browsers()), env
     )
     console.print(f"Prefect UI: {server.ui_url}   Dask scheduler: {cluster.address}")
     manifest = home / "runs" / request.run_id / "manifest.json"

@@ -15,7 +15,7 @@ from dtf.cli.app import app, console
 from dtf.cluster.fleet import live_workers
 from dtf.cluster.fleetfile import load_fleet_profile
 from dtf.cluster.local import cluster_status
-from dtf.cluster.profiles import default_profiles
+from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered, discover
 from dtf.errors import DtfError, StoreError
@@ -154,7 +154,7 @@ def _fleet(profile: Path | None, scheduler: str | None) -> tuple[list[Worker], s
     if address is not None:
         live = live_workers(address)
         return [Worker(w.name, w.resources, w.nthreads or 1) for w in live], f"live {address}"
-    default = default_profiles(2)
+    default = default_profiles(2, local_browsers())
     return [Worker(p.name, dict(p.resources), p.nthreads) for p in default], "default local fleet"
 
 

@@ -13,7 +13,7 @@ from dtf.cli.app import app, console
 from dtf.cluster.fleet import WorkerInfo, live_workers
 from dtf.cluster.fleetfile import load_fleet_profile
 from dtf.cluster.local import cluster_status, ensure_cluster, stop_cluster
-from dtf.cluster.profiles import default_profiles
+from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.cluster.worker import TlsFiles
 from dtf.config import dtf_home
 from dtf.fingerprint import code_fingerprint
@@ -87,7 +87,9 @@ def cluster_up(
 ) -> None:
     """Start (or reuse) the local scheduler and workers, optionally from a fleet profile."""
     home = dtf_home()
-    profiles = load_fleet_profile(profile) if profile else default_profiles(workers)
+    profiles = (
+        load_fleet_profile(profile) if profile else default_profiles(workers, local_browsers())
+    )
     env = {"PREFECT_API_URL": prefect_server(home).api_url, **server_env(home),
            "DTF_CODE_FINGERPRINT": code_fingerprint()}  # fmt: skip
     info = ensure_cluster(home, profiles, env)

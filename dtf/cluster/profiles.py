@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dtf.hardware.browsers import find_browsers, find_driver
 from dtf.hardware.model import Taxonomy
 from dtf.hardware.resources import resources_arg
 
@@ -29,8 +30,12 @@ class WorkerProfile:
         return resources_arg(self.resources)
 
 
-def default_profiles(count: int) -> list[WorkerProfile]:
-    """`count` CPU workers; the first also simulates one CUDA device so GPU placement shows."""
+def default_profiles(count: int, browsers: Sequence[str] = ()) -> list[WorkerProfile]:
+    """`count` CPU workers; the first also simulates one CUDA device so GPU placement shows.
+
+    Each browser kind in `browsers` (found with its driver on this machine, see
+    `local_browsers`) is offered by the last worker as `browser_<kind>=1`: real, not simulated.
+    """
     if count < 1:
         raise ValueError("a local cluster needs at least one worker")
     profiles = [
@@ -38,4 +43,12 @@ def default_profiles(count: int) -> list[WorkerProfile]:
     ]
     first = profiles[0]
     profiles[0] = WorkerProfile(first.name, {CPU_RESOURCE: 1.0, "cuda": 1.0}, frozenset({"cuda"}))
+    last = profiles[-1]
+    offered = {**last.resources, **{f"browser_{kind}": 1.0 for kind in browsers}}
+    profiles[-1] = WorkerProfile(last.name, offered, last.simulated)
     return profiles
+
+
+def local_browsers() -> list[str]:
+    """Browser kinds this machine can drive (binary and driver found; not probed)."""
+    return [kind for kind, _ in find_browsers() if find_driver(kind) is not None]

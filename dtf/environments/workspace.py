@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -161,14 +162,14 @@ def _prepare(
                                  lock_hash=workspace.lock_hash)  # fmt: skip
     if workspace.environment is None:
         return prepared
+    environments = EnvironmentCache(cache_root)
     built = stack.enter_context(
-        EnvironmentCache(cache_root).environment(workspace.environment, source_root, workspace.sha)
+        environments.environment(workspace.environment, source_root, workspace.sha)
     )
-    return PreparedWorkspace(
-        rootdir=run_root, python=built.python, source_root=source_root, checkout=checkout,
-        venv=built.path, environment=workspace.environment, sha=workspace.sha,
+    return dataclasses.replace(
+        prepared, python=built.python, venv=built.path, environment=workspace.environment,
         env_key=built.key, lock_hash=built.lock_hash, python_version=built.python_version,
-        packages=built.packages, cloned=cloned, built=built.built,
+        packages=built.packages, built=built.built,
     )  # fmt: skip
 
 

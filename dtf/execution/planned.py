@@ -8,11 +8,14 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from dtf.browser.pages import discover_pages, select_pages, suite_root
+from dtf.browser.pool import PoolConfig, pool_size
+from dtf.browser.shard import run_browser_shard
 from dtf.cluster.identity import WorkerIdentity, current_worker
 from dtf.execution.command import run_command_shard
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.runner import ShardRequest, run_shard
-from dtf.planning.manifest import Manifest
+from dtf.planning.manifest import Manifest, SuitePlan
 from dtf.planning.placement import hardware_class
 
 SCRATCH_ENV = "DTF_SCRATCH"
@@ -53,6 +56,9 @@ def execute_planned_shard(
     # DTF_SCRATCH names a worker's scratch volume; a missing one is an infrastructure fault.
     scratch_root = os.environ.get(SCRATCH_ENV) or None
     with tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch:
+        if suite.browser is not None:
+            return _labelled(_run_pages(manifest, suite, shard_id, nodeids or shard.nodeids,
+                                        used, worker.name), worker, used)  # fmt: skip
         if suite.command is not None:
             outcome = run_command_shard(
                 shard_id, shard.suite, suite.command, cwd=Path(suite.workdir or manifest.rootdir),
@@ -70,6 +76,27 @@ def execute_planned_shard(
         )
         outcome = run_shard(request)
     return _labelled(outcome, worker, used)
+
+
+def _run_pages(
+    manifest: Manifest,
+    suite: SuitePlan,
+    shard_id: str,
+    nodeids: tuple[str, ...],
+    used: Mapping[str, float],
+    worker: str,
+) -> ShardOutcome:
+    """A browser suite's shard: its pages in this worker's pool of headless browsers."""
+    assert suite.browser is not None
+    source = Path(suite.workdir or manifest.rootdir)
+    pages = select_pages(discover_pages(suite.browser, source), nodeids)
+    config = PoolConfig(
+        root=suite_root(suite.browser, source), kind=suite.browser.browser,
+        size=suite.browser.pool_size or pool_size(used, suite.browser.browser),
+        flags=suite.browser.flags, pages_per_browser=suite.browser.pages_per_browser,
+        worker=worker,
+    )  # fmt: skip
+    return run_browser_shard(pages, config, suite.limits, shard_id=shard_id)
 
 
 def _labelled(

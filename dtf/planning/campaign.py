@@ -51,7 +51,8 @@ def plan_campaign(
             tests=tuple(tests),
             target_seconds=target,
             command=suite.command,
-            workdir=source if suite.command else "",
+            browser=suite.browser,
+            workdir=source if (suite.command or suite.browser) else "",
         )
         shards += plan_suite_shards(
             suite.name,
@@ -85,7 +86,12 @@ def target_for(spec: Campaign, suite: Suite) -> float:
 
 
 def suite_needs(suite: Suite) -> dict[str, float]:
-    """The Dask resources each shard of `suite` asks for; one CPU when it names none."""
+    """The Dask resources each shard of `suite` asks for; one CPU when it names none.
+
+    A browser suite asks for its browsers and every capability its pages require.
+    """
+    if suite.browser is not None:
+        return {**suite.browser.needs(), **suite.requires}
     return dict(suite.requires) or {"cpu": 1.0}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from dtf.browser.spec import BrowserSuiteSpec
 from dtf.planning.shards import Shard
 from dtf.spec.models import Limits
 
@@ -20,7 +21,8 @@ class SuitePlan(BaseModel):
     tests: tuple[str, ...] = ()
     target_seconds: float = 0.0  # the shard target the planner used (after its floor)
     command: str | None = None  # set for suites of kind 'command'
-    workdir: str = ""  # where a command suite runs (the campaign's source directory)
+    workdir: str = ""  # where a command or browser suite runs (the campaign's source)
+    browser: BrowserSuiteSpec | None = None  # set for suites of kind 'browser'
 
 
 class Manifest(BaseModel):

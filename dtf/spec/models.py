@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from dtf.browser.spec import BrowserSuiteSpec
 from dtf.publishing.spec import PublisherSpec
 from dtf.validation.spec import Expectations
 
@@ -131,10 +132,12 @@ class Suite(_Strict):
     """A named group of tests with one hardware need."""
 
     name: str
-    kind: Literal["pytest", "command"] = "pytest"
+    kind: Literal["pytest", "command", "browser"] = "pytest"
     # For kind 'command': a shell command run in the source directory; its exit code is the
     # result, under the same limits as a test.
     command: str | None = Field(default=None, min_length=1)
+    # For kind 'browser': pages run in pooled headless browsers (dtf/browser).
+    browser: BrowserSuiteSpec | None = None
     select: Selection = Selection()
     requires: dict[str, float] = Field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
@@ -170,8 +173,12 @@ class Suite(_Strict):
     def _command_matches_kind(self) -> Suite:
         if self.kind == "command" and not self.command:
             raise ValueError("a suite of kind 'command' needs a 'command'")
-        if self.kind == "pytest" and self.command:
+        if self.kind != "command" and self.command:
             raise ValueError("'command' is only for suites of kind 'command'")
+        if self.kind == "browser" and self.browser is None:
+            raise ValueError("a suite of kind 'browser' needs 'browser' (its pages)")
+        if self.kind != "browser" and self.browser is not None:
+            raise ValueError("'browser' is only for suites of kind 'browser'")
         return self
 
     @field_validator("fallbacks")

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from dtf.cluster.local import ensure_cluster, stop_cluster
-from dtf.cluster.profiles import default_profiles
+from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.fingerprint import code_fingerprint
 from dtf.server import (
     SERVER_DATABASE_ENV,
@@ -149,7 +149,7 @@ def _warm_cluster(home: Path, server_environment: Mapping[str, str]) -> None:
         **server_env(home),
         "DTF_CODE_FINGERPRINT": code_fingerprint(),
     }
-    ensure_cluster(home, default_profiles(2), env)
+    ensure_cluster(home, default_profiles(2, local_browsers()), env)
 
 
 def _deploy_cron(deployed: Deployed, workdir: Path) -> float:

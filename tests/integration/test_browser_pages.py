@@ -112,7 +112,7 @@ def test_a_page_that_never_finishes_times_out_and_keeps_what_it_reported(
     assert page.outcome == "timeout"
     assert f"did not call dtf.done() within {HANG_SECONDS:g}s" in page.message
     # busy.html spins its renderer: chromedriver never answers, dtf's own deadline fires.
-    assert HANG_SECONDS <= page.duration < HANG_SECONDS + 3
+    assert HANG_SECONDS <= page.duration < HANG_SECONDS + 5
     kept = [r for r in rows.values() if r.nodeid.startswith(f"{name}::")]
     assert [r.outcome for r in kept] == ["passed"]
 

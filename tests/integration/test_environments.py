@@ -231,3 +231,19 @@ def test_a_missing_secret_is_a_fault_of_the_worker_that_lacks_it(tmp_path: Path)
     with pytest.raises(InfrastructureError, match="DTF_TEST_ABSENT_SECRET not set") as raised:
         shard_environment(tmp_path, environment=spec, worker_env={})
     assert raised.value.error_class == "secret"
+
+
+def test_a_local_source_gets_the_same_environment_and_clean_room(
+    demo: DemoRepo, wheels: Path, tmp_path: Path
+) -> None:
+    planned = plan_workspace(demo.path, demo_environment(wheels))  # the working tree at main
+    assert planned.sha is None and planned.source.model_dump() == {"path": str(demo.path)}
+    assert planned.lock_hash
+    with prepare_workspace(planned, str(demo.path), "unused", cache_root=tmp_path / "w") as ws:
+        assert ws.rootdir == demo.path and ws.checkout is None and ws.built
+        request = ShardRequest("s", DEMO_TESTS, ws.rootdir, python=ws.python,
+                               env=ws.shard_env(tmp_path / "scratch"))  # fmt: skip
+        outcome = run_shard(request)
+    assert {r.nodeid: r.outcome for r in outcome.results} == {
+        TEST_VALUE: "passed", TEST_BELOW_TWO: "failed", TEST_CLEAN_ROOM: "passed"
+    }  # fmt: skip

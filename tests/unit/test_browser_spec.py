@@ -8,13 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from dtf.browser.capabilities import Capabilities, missing
-from dtf.browser.pages import (
-    discover_pages,
-    page_of,
-    requirement_key,
-    select_pages,
-    shard_needs,
-)
+from dtf.browser.pages import discover_pages, page_of, select_pages
 from dtf.browser.pool import pool_size
 from dtf.browser.spec import BrowserPage, BrowserSuiteSpec
 from dtf.errors import DiscoveryError
@@ -119,11 +113,11 @@ def test_pool_size_follows_the_shards_browser_resource() -> None:
     assert pool_size({"cpu": 8}, "chromium", default=3) == 3
 
 
-def test_a_shard_asks_for_its_browsers_and_every_capability_its_pages_need() -> None:
-    pages = [BrowserPage(path="a.html", requires=("webgpu", "wasm_simd")),
-             BrowserPage(path="b.html")]  # fmt: skip
-    assert shard_needs(pages, "chromium", 2) == {
-        "browser_chromium": 2.0, "webgpu": 1.0, "wasm_simd": 1.0,
-    }  # fmt: skip
-    assert shard_needs(pages[1:], "chromium", 0) == {"browser_chromium": 1.0}
-    assert [requirement_key(p) for p in pages] == ["wasm_simd+webgpu", "none"]
+def test_a_suite_asks_for_its_browsers_and_every_capability_its_pages_need() -> None:
+    spec = BrowserSuiteSpec.model_validate({"pool_size": 2, "pages": [
+        {"path": "a.html", "requires": ["webgpu", "wasm_simd"]}, "b.html"]})  # fmt: skip
+    assert spec.needs() == {"browser_chromium": 2.0, "webgpu": 1.0, "wasm_simd": 1.0}
+    assert spec.needs(pool_size=3)["browser_chromium"] == 3.0
+    plain = BrowserSuiteSpec.model_validate({"browser": "chrome", "pages": ["b.html"]})
+    assert plain.needs() == {"browser_chrome": 1.0}
+    assert [p.requirement_key for p in spec.pages] == ["wasm_simd+webgpu", "none"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -132,3 +133,12 @@ def test_shared_locks_do_not_exclude_each_other(tmp_path: Path) -> None:
         try_lock(lock) as free,
     ):
         assert not free  # but they do keep an evictor out
+
+
+def test_an_entry_deleted_behind_the_caches_back_is_built_again(tmp_path: Path) -> None:
+    cache = EntryCache(tmp_path, max_bytes=10**9)
+    with cache.lease("k", _writer(1)) as entry:
+        pass
+    shutil.rmtree(entry.path)  # an operator cleaning up by hand; the marker stays
+    with cache.lease("k", _writer(1)) as again:
+        assert again.built and (again.path / "data").is_file()
