@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         dtf(home, "run", campaign, "--run-id", "history")  # duration history for the planner
         samples = []
         for index in range(args.repeat):
+            # dtf restarts a cluster (as a default one) when dtf's code changed since it
+            # started (dtf.fingerprint): bring the fleet up again, untimed, before each run.
+            dtf(home, "cluster", "up", "--profile", str(tmp / "fleet.yaml"))
             dtf(home, "run", campaign, "--run-id", f"timed-{index}")
             samples.append(measured(home, f"timed-{index}", fleet))
         report(args, durations, fleet, samples, setup)

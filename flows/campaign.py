@@ -18,6 +18,8 @@ from dtf.browser.pages import discover_pages
 from dtf.cluster.fleet import live_workers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
+from dtf.environments.spec import WorkspaceSpec
+from dtf.environments.workspace import plan_workspace, workspace_parameters
 from dtf.errors import DtfError, PlacementError
 from dtf.execution.command import command_test_id
 from dtf.execution.outcomes import CaseResult, ShardOutcome
@@ -128,15 +130,21 @@ def _planned(
     matrix: dict[str, str],
 ) -> tuple[Manifest, Path]:
     run_id = params.run_id or new_run_id(spec.name)
-    discovered = _discover(spec, source, params.keyword, params.marker)
+    # A git ref is pinned to one SHA here, once: every shard of the run tests that commit.
+    workspace = plan_workspace(source if isinstance(spec.source, str) else spec.source,
+                               spec.environment)  # fmt: skip
+    discovered = _discover(spec, source, workspace, params.keyword, params.marker)
     manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source)
+    manifest = manifest.model_copy(update={"workspace": workspace})
     _check_placement(manifest, spec, params.scheduler_address)
     path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
     recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
-                "limits": params.limits or {}, "matrix": matrix}  # fmt: skip
-    store.start_run(run_id, spec.name, source=str(source), parameters=recorded,
+                "limits": params.limits or {}, "matrix": matrix,
+                **workspace_parameters(workspace)}  # fmt: skip
+    where = str(source) if isinstance(spec.source, str) else spec.source.git
+    store.start_run(run_id, spec.name, source=where, parameters=recorded,
                     trigger=params.trigger, planned_tests=manifest.planned_tests(),
-                    ref=params.ref, matrix=matrix)  # fmt: skip
+                    ref=workspace.sha or params.ref, matrix=matrix)  # fmt: skip
     get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
                           len(manifest.shards))  # fmt: skip
     _record_collect_errors(store, run_id, discovered)
@@ -162,11 +170,16 @@ def _unfinished(manifest: Manifest, store: ResultStore) -> Manifest:
 
 
 def _discover(
-    spec: Campaign, source: Path, keyword: str | None, marker: str | None
+    spec: Campaign,
+    source: Path,
+    workspace: WorkspaceSpec,
+    keyword: str | None,
+    marker: str | None,
 ) -> dict[str, Discovered]:
+    shipped = workspace.model_dump(mode="json")  # a task parameter: plain JSON
     futures = {
         s.name: discover_suite.submit(
-            s.name, str(source), s.select.narrowed(keyword, marker).pytest_args()
+            s.name, shipped, s.select.narrowed(keyword, marker).pytest_args()
         )
         for s in spec.suites
         if s.kind == "pytest"

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from dtf.cluster.identity import current_worker
-from dtf.discovery import Discovered, discover
-from dtf.errors import InfrastructureError
+from dtf.discovery import Discovered
+from dtf.environments.spec import WorkspaceSpec
+from dtf.environments.workspace import discover_in_workspace
+from dtf.errors import EnvironmentBuildError, InfrastructureError, SourceError
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.planned import execute_planned_shard, read_manifest
 from dtf.recovery.book import select_tests
 
 
 @task(name="discover", task_run_name="discover-{suite}", cache_policy=NO_CACHE)
-def discover_suite(suite: str, source: str, pytest_args: list[str]) -> Discovered:
-    """Collect a suite's test ids with pytest, in the campaign's source directory."""
-    return discover(Path(source), pytest_args)
+def discover_suite(suite: str, workspace: dict[str, Any], pytest_args: list[str]) -> Discovered:
+    """Collect a suite's test ids with pytest, in the run's workspace on this worker."""
+    spec = WorkspaceSpec.model_validate(workspace)
+    return discover_in_workspace(spec, pytest_args, worker=current_worker().name)
 
 
 @task(name="shard", task_run_name="{shard_id}", cache_policy=NO_CACHE)
@@ -39,8 +42,10 @@ def run_shard_task(
         manifest = read_manifest(manifest_path)
         nodeids = select_tests(manifest.shard(shard_id).nodeids, _tuple(only), part)
         return execute_planned_shard(manifest, shard_id, nodeids, needs)
-    except InfrastructureError:
-        raise  # already names its fault and worker (e.g. browser_lost)
+    except (InfrastructureError, SourceError, EnvironmentBuildError):
+        # Already classified: it names its fault and worker (browser_lost, checkout), or it
+        # is a configuration error (unknown ref, unresolvable requirement) no retry can fix.
+        raise
     except Exception as exc:
         raise InfrastructureError(f"shard {shard_id} on {worker}: {type(exc).__name__}: {exc}",
                                   error_class="harness", worker=worker) from exc  # fmt: skip

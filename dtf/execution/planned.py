@@ -12,6 +12,7 @@ from dtf.browser.pages import discover_pages, select_pages, suite_root
 from dtf.browser.pool import PoolConfig, pool_size
 from dtf.browser.shard import run_browser_shard
 from dtf.cluster.identity import WorkerIdentity, current_worker
+from dtf.environments.workspace import prepare_workspace
 from dtf.execution.command import run_command_shard
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.runner import ShardRequest, run_shard
@@ -46,8 +47,7 @@ def execute_planned_shard(
     used = needs if needs is not None else dict(shard.needs)
     suite = manifest.suites[shard.suite]
     worker = current_worker()
-    env = {
-        **suite.env,
+    dtf_env = {
         "DTF_RUN_ID": manifest.run_id,
         "DTF_SHARD_ID": shard_id,
         "DTF_WORKER_NAME": worker.name,
@@ -55,7 +55,14 @@ def execute_planned_shard(
     }
     # DTF_SCRATCH names a worker's scratch volume; a missing one is an infrastructure fault.
     scratch_root = os.environ.get(SCRATCH_ENV) or None
-    with tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch,
+        prepare_workspace(manifest.workspace, manifest.rootdir, manifest.python,
+                          worker=worker.name) as workspace,
+    ):  # fmt: skip
+        # The clean room (HOME, caches, temp dir in the scratch; the environment's PATH),
+        # then the suite's variables, then dtf's own.
+        env = {**workspace.shard_env(Path(scratch)), **suite.env, **dtf_env}
         if suite.browser is not None:
             return _labelled(_run_pages(manifest, suite, shard_id, nodeids or shard.nodeids,
                                         used, worker.name), worker, used)  # fmt: skip
@@ -68,9 +75,9 @@ def execute_planned_shard(
         request = ShardRequest(
             shard_id=shard_id,
             nodeids=nodeids if nodeids is not None else shard.nodeids,
-            rootdir=Path(manifest.rootdir),
+            rootdir=workspace.rootdir,
             limits=suite.limits,
-            python=manifest.python,
+            python=workspace.python,
             env=env,
             scratch=Path(scratch),
         )

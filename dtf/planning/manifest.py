@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from dtf.browser.spec import BrowserSuiteSpec
+from dtf.environments.spec import WorkspaceSpec
 from dtf.planning.shards import Shard
 from dtf.spec.models import Limits
 
@@ -38,6 +39,9 @@ class Manifest(BaseModel):
     shards: tuple[Shard, ...]
     levels: tuple[tuple[str, ...], ...]
     matrix: dict[str, str] = {}  # the matrix point this run was planned for
+    # Where the code comes from (a pinned git commit or a local path) and its environment.
+    # With a git source, `rootdir` is relative to the repository's root. None: older plans.
+    workspace: WorkspaceSpec | None = None
 
     def shard(self, shard_id: str) -> Shard:
         for shard in self.shards:

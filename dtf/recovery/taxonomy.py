@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dtf.errors import DiscoveryError, InfrastructureError, PlanError, SpecError
+from dtf.errors import (
+    DiscoveryError,
+    EnvironmentBuildError,
+    InfrastructureError,
+    PlanError,
+    SourceError,
+    SpecError,
+)
 
 
 class ErrorClass(StrEnum):
@@ -58,7 +65,8 @@ def classify_exception(exc: BaseException) -> Failure:
     """What a shard attempt's exception means; unknown exceptions count as infrastructure."""
     name = type(exc).__name__
     message = f"{name}: {exc}".strip()
-    if isinstance(exc, SpecError | PlanError | DiscoveryError):
+    configuration = SpecError | PlanError | DiscoveryError | SourceError | EnvironmentBuildError
+    if isinstance(exc, configuration):
         return Failure(ErrorClass.CONFIGURATION, "configuration", message)
     if isinstance(exc, InfrastructureError):
         kind = exc.error_class if exc.error_class != "infrastructure" else "harness"

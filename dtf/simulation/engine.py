@@ -14,9 +14,9 @@ import heapq
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from dtf.planning.placement import fits, hardware_class
+from dtf.planning.placement import hardware_class
 from dtf.planning.schedule import DEFAULT_NEEDS, Worker, lower_bound, submission_order
 from dtf.planning.shards import Shard
 from dtf.recovery.book import Attempt, RecoveryBook
@@ -32,15 +32,13 @@ from dtf.simulation.model import (
     SimResult,
     Spread,
 )
+from dtf.simulation.slots import NeedsKey, SlotPool, needs_key
 from dtf.simulation.workload import Workload
 
 # Event kinds; at equal times a finish is seen before a death, a death before a return.
 _FINISH, _FAIL, _UP, _READY = 0, 1, 2, 3
-NeedsKey = tuple[tuple[str, float], ...]
 
-
-def _key(needs: Mapping[str, float]) -> NeedsKey:
-    return tuple(sorted((needs or DEFAULT_NEEDS).items()))
+HORIZON = 30 * 24 * 3600.0  # simulated seconds; no campaign runs for a month
 
 
 @dataclass(frozen=True)
@@ -62,66 +60,6 @@ class _Running:
     start: float
 
 
-@dataclass
-class _Fleet:
-    """Free slots per worker, found through one lazy heap per group of identical workers."""
-
-    workers: Sequence[Worker]
-    group_of: list[int] = field(default_factory=list)
-    free: list[list[int]] = field(default_factory=list)  # per group: heap of worker indices
-    slots: list[int] = field(default_factory=list)
-    up: list[bool] = field(default_factory=list)
-    prefs: dict[NeedsKey, list[int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        groups: dict[tuple[NeedsKey, int], int] = {}
-        for i, worker in enumerate(self.workers):
-            gid = groups.setdefault((_key(worker.resources), worker.threads), len(groups))
-            if gid == len(self.free):
-                self.free.append([])
-            self.group_of.append(gid)
-            self.free[gid].append(i)
-            self.slots.append(worker.threads)
-            self.up.append(True)
-        self.firsts = [self.group_of.index(g) for g in range(len(self.free))]
-
-    def fitting_groups(self, key: NeedsKey) -> list[int]:
-        """Groups that fit, preferring those offering fewest resources not needed (as Dask
-        placement in estimate_schedule does): CPU shards leave GPU workers to GPU shards."""
-        if key not in self.prefs:
-            needs = dict(key)
-            fitting = [
-                g for g, i in enumerate(self.firsts) if fits(needs, self.workers[i].resources)
-            ]
-            self.prefs[key] = sorted(fitting, key=lambda g: (self._extra(g, needs), g))
-        return self.prefs[key]
-
-    def _extra(self, group: int, needs: Mapping[str, float]) -> int:
-        return sum(1 for k in self.workers[self.firsts[group]].resources if k not in needs)
-
-    def take(self, key: NeedsKey, exclude: frozenset[str]) -> int | None:
-        for gid in self.fitting_groups(key):
-            heap = self.free[gid]
-            while heap and (not self.up[heap[0]] or self.slots[heap[0]] == 0):
-                heapq.heappop(heap)
-            chosen = next((w for w in heap if self.workers[w].name not in exclude), None) \
-                if exclude else (heap[0] if heap else None)  # fmt: skip
-            if chosen is not None and self.up[chosen] and self.slots[chosen] > 0:
-                self.slots[chosen] -= 1
-                return chosen
-        return None
-
-    def give_back(self, worker: int) -> None:
-        self.slots[worker] += 1
-        if self.up[worker] and self.slots[worker] == 1:
-            heapq.heappush(self.free[self.group_of[worker]], worker)
-
-    def revive(self, worker: int) -> None:
-        self.up[worker] = True
-        self.slots[worker] = self.workers[worker].threads
-        heapq.heappush(self.free[self.group_of[worker]], worker)
-
-
 class Simulation:
     """One simulated campaign; `run()` returns its SimResult."""
 
@@ -139,7 +77,7 @@ class Simulation:
         self.orch = orchestration or Orchestration()
         self.faults = faults or Faults()
         self.fallbacks = dict(fallbacks or {})
-        self.fleet = _Fleet(fleet)
+        self.fleet = SlotPool(fleet)
         self.index = {w.name: i for i, w in enumerate(fleet)}
         self.book = RecoveryBook({w.name: dict(w.resources) for w in fleet})
         self.rng = random.Random(self.faults.seed)
@@ -212,7 +150,10 @@ class Simulation:
             while level + 1 < len(by_level) and all(n == 0 for n in self.outstanding[: level + 1]):
                 level += 1
                 self._open_level(level, by_level[level], self.clock)
-            if not self.events or (level + 1 >= len(by_level) and not any(self.outstanding)):
+            finished = level + 1 >= len(by_level) and not any(self.outstanding)
+            # Injected faults keep scheduling deaths forever: a campaign that can no longer
+            # finish (say, every worker excluded) must still end the simulation.
+            if finished or not self.events or self.clock > HORIZON:
                 break
             self._step()
         work = self.workload
@@ -225,7 +166,7 @@ class Simulation:
         ok: list[Shard] = []
         bad: list[Shard] = []
         for shard in self.workload.shards:
-            fits_any = bool(self.fleet.fitting_groups(_key(shard.needs)))
+            fits_any = bool(self.fleet.fitting_groups(needs_key(shard.needs)))
             (ok if fits_any and shard.suite in self.level_of else bad).append(shard)
         return ok, tuple(s.shard_id for s in bad)
 
@@ -265,7 +206,7 @@ class Simulation:
         if avoid:
             self.picky.append(ready)
         else:
-            self.queues.setdefault(_key(attempt.needs), deque()).append(ready)
+            self.queues.setdefault(needs_key(attempt.needs), deque()).append(ready)
 
     def _place(self, now: float) -> None:
         for ready in list(self.picky):
@@ -277,7 +218,7 @@ class Simulation:
 
     def _start(self, ready: _Ready, now: float) -> bool:
         attempt = ready.attempt
-        worker = self.fleet.take(_key(attempt.needs), ready.avoid)
+        worker = self.fleet.take(needs_key(attempt.needs), ready.avoid)
         if worker is None:
             return False
         token = ready.token
@@ -340,7 +281,7 @@ class Simulation:
                                               int(action.rung)))  # fmt: skip
         if action.gives_up:
             self.given_up.append(attempt.record_id)
-        placeable = [f for f in follow_ups if self.fleet.fitting_groups(_key(f.needs))]
+        placeable = [f for f in follow_ups if self.fleet.fitting_groups(needs_key(f.needs))]
         self.given_up += [f.record_id for f in follow_ups if f not in placeable]
         self.outstanding[level] += len(placeable) - 1
         for follow_up in placeable:

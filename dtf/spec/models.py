@@ -17,7 +17,9 @@ from pydantic import (
 )
 
 from dtf.browser.spec import BrowserSuiteSpec
+from dtf.environments.spec import EnvironmentSpec
 from dtf.publishing.spec import PublisherSpec
+from dtf.sources.spec import GitSource
 from dtf.validation.spec import Expectations
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -290,7 +292,10 @@ class Campaign(_Strict):
     """A whole campaign file."""
 
     name: str
-    source: str = "."
+    # A local directory (relative to the campaign file), or {git: URL, ref: ..., subdir: ...}.
+    source: str | GitSource = "."
+    # What to install into the shards' virtual environment; none: the worker's own Python.
+    environment: EnvironmentSpec | None = None
     defaults: Defaults = Defaults()
     matrix: Matrix | None = None
     suites: tuple[Suite, ...] = Field(min_length=1)

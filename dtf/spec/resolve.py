@@ -25,10 +25,12 @@ def resolve_target(target: Path, cwd: Path) -> tuple[Campaign, Path]:
     if not path.exists():
         raise SpecError(str(target), "no such campaign file or test path")
     spec = default_campaign(path, cwd)
-    return spec, Path(spec.source)
+    return spec, Path(str(spec.source))  # a default campaign's source is its test path
 
 
 def _with_source(spec: Campaign, file: Path) -> tuple[Campaign, Path]:
+    if not isinstance(spec.source, str):
+        return spec, file.parent.resolve()  # a git source: workers check it out themselves
     source = (file.parent / spec.source).resolve()
     if not source.is_dir():
         raise SpecError(str(file), f"source directory {source} does not exist", field="source")

@@ -111,7 +111,7 @@ def test_the_printed_script_reproduces_the_outcome(
 ) -> None:
     script = _repro(git_run, test).stdout
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-           "TMPDIR": str(tmp_path)}  # fmt: skip
+           "TMPDIR": str(tmp_path), "UV_CACHE_DIR": str(tmp_path / "uv")}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
     done = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True,
                           cwd=tmp_path, check=False)  # fmt: skip
@@ -120,8 +120,9 @@ def test_the_printed_script_reproduces_the_outcome(
 
 
 def test_run_executes_the_commands_and_exits_with_pytests_code(
-    git_run: str, tmp_path: Path
+    git_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv"))  # not the user's own uv cache
     failing = _repro(git_run, "test_below_two", "--run", "--workdir", str(tmp_path / "w1"))
     assert failing.exit_code == 1, failing.output
     assert "1 failed" in failing.stdout and "assert 2 < 2" in failing.stdout
