@@ -113,7 +113,7 @@ def _campaign(params: CampaignParams) -> Any:
             selection = resolve_matrix(spec, params.matrix)
             spec = selection.campaign
             manifest, manifest_path = _planned(params, spec, source, store, selection.values)
-            to_run = manifest
+            to_run = _unfinished(manifest, store)  # less any suite skipped as unplaceable
         store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
                          flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
         lost = _run_levels(to_run, str(manifest_path), store, spec, params.scheduler_address)
@@ -136,7 +136,7 @@ def _planned(
     discovered = _discover(spec, source, workspace, params.keyword, params.marker)
     manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source)
     manifest = manifest.model_copy(update={"workspace": workspace})
-    _check_placement(manifest, spec, params.scheduler_address)
+    unplaced = _check_placement(manifest, spec, params.scheduler_address)
     path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
     recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
                 "limits": params.limits or {}, "matrix": matrix,
@@ -148,6 +148,9 @@ def _planned(
     get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
                           len(manifest.shards))  # fmt: skip
     _record_collect_errors(store, run_id, discovered)
+    for suite, reason in unplaced.items():
+        get_run_logger().warning("suite %s %s", suite, reason)
+        _record_skipped(store, manifest, suite, reason)
     return manifest, path
 
 
@@ -164,8 +167,8 @@ def _unfinished(manifest: Manifest, store: ResultStore) -> Manifest:
     """The manifest narrowed to shards some of whose tests have no stored result."""
     done = store.tested_ids(manifest.run_id)
     todo = tuple(s for s in manifest.shards if not set(s.nodeids) <= done)
-    get_run_logger().info("resuming %s: %d of %d shards have no complete results",
-                          manifest.run_id, len(todo), len(manifest.shards))  # fmt: skip
+    get_run_logger().info("%s: %d of %d shards to run", manifest.run_id, len(todo),
+                          len(manifest.shards))  # fmt: skip
     return manifest.model_copy(update={"shards": todo})
 
 
@@ -219,7 +222,8 @@ def _plan(
     )  # fmt: skip
 
 
-def _check_placement(manifest: Manifest, spec: Campaign, address: str) -> None:
+def _check_placement(manifest: Manifest, spec: Campaign, address: str) -> dict[str, str]:
+    """Fail on suites no worker can run; return the reason for each one the spec skips."""
     workers = live_workers(address)
     fleet = {w.name: w.resources for w in workers}
     # A suite whose own hardware is missing still runs if a declared fallback fits (degraded).
@@ -227,8 +231,10 @@ def _check_placement(manifest: Manifest, spec: Campaign, address: str) -> None:
         p for p in unplaceable(manifest.shards, fleet)
         if not any(fits(f, w) for f in spec.suite(p.suite).fallbacks for w in fleet.values())
     ]  # fmt: skip
-    if problems:
-        raise PlacementError("; ".join(p.message(fleet) for p in problems))
+    errors = [p for p in problems if spec.suite(p.suite).if_unplaceable == "error"]
+    if errors:
+        raise PlacementError("; ".join(p.message(fleet) for p in errors))
+    return {p.suite: f"skipped: {p.message(fleet)}" for p in problems}
 
 
 def _record_collect_errors(

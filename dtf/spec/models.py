@@ -154,6 +154,9 @@ class Suite(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     # Alternative hardware, in order, that the recovery ladder may use (results are degraded).
     fallbacks: tuple[dict[str, float], ...] = ()
+    # When no live worker (nor a fallback) offers `requires`: fail the campaign before anything
+    # runs ('error'), or store every test of the suite as skipped with the reason ('skip').
+    if_unplaceable: Literal["error", "skip"] = "error"
     # How many times failed tests are re-run; pass-on-rerun is 'flaky'. None: the default.
     reruns: int | None = Field(default=None, ge=0, le=5)
     when: Condition = Field(default_factory=dict)

@@ -189,3 +189,35 @@ def test_detach_returns_at_once_and_the_run_finishes_in_the_background(
             continue  # the background run holds the file for a moment
     assert verdict == "passed"
     assert (dtf_cli.home / "runs" / "detached-run-1" / "dtf-run.log").is_file()
+
+
+def test_hardware_no_worker_offers_is_an_error_or_a_recorded_skip(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    source = Path("examples/quickstart").resolve()
+
+    def campaign(policy: str) -> Path:
+        path = tmp_path / f"tpu-{policy}.yaml"
+        path.write_text(
+            f"name: tpu\nsource: {source}\nsuites:\n"
+            "  - {name: train, select: {paths: [tests/test_training_loop.py]}}\n"
+            "  - name: tpu\n"
+            "    requires: {tpu: 4}\n"
+            f"    if_unplaceable: {policy}\n"
+            "    select: {paths: [tests/test_tokenizer.py], keywords: 'not punctuation'}\n",
+            encoding="utf-8",
+        )
+        return path
+
+    refused = dtf_cli("run", str(campaign("error")))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "suite 'tpu' needs tpu=4" in refused.stderr and "Traceback" not in refused.stderr
+    skipped = dtf_cli("run", str(campaign("skip")))
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    store = _store(dtf_cli)
+    rows = store.results_of(str(_latest_run(store)["run_id"]))
+    tpu = [r for r in rows if r["suite"] == "tpu"]
+    assert len(tpu) == 8 and {r["outcome"] for r in tpu} == {"skipped"}
+    assert all("tpu=4" in r["message"] for r in tpu)
+    assert {r["outcome"] for r in rows if r["suite"] == "train"} == {"passed"}
+    store.close()
