@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "benchmarks"
 DTF = Path(sys.executable).with_name("dtf")
 NUMBER = r"(-?\d+\.\d+)"
@@ -24,6 +26,8 @@ def run_benchmark(name: str, *args: str) -> str:
     return done.stdout
 
 
+# Both start a real Prefect server and Dask cluster (minutes on a loaded 2-core host).
+@pytest.mark.e2e
 def test_overhead_vs_xdist_prints_three_runners_and_the_ratios() -> None:
     out = run_benchmark("overhead_vs_xdist.py", "--size", "10", "--repeat", "1")
     assert re.search(r"machine: nproc=\d+ load=\d+\.\d .*python=3\.", out)
@@ -37,6 +41,7 @@ def test_overhead_vs_xdist_prints_three_runners_and_the_ratios() -> None:
     assert re.search(r"goal dtf/xdist <= 1: (met|NOT met)", out)
 
 
+@pytest.mark.e2e
 def test_makespan_cluster_prints_makespan_bound_and_ratio() -> None:
     out = run_benchmark("makespan_cluster.py", "--size", "0.02", "--repeat", "1", "--target", "1")
     assert "fleet: 4 workers (cpu-0, cpu-1, a100, mi250)" in out
