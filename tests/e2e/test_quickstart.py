@@ -10,6 +10,7 @@ import pytest
 
 from dtf.cluster.local import cluster_status, stop_cluster
 from dtf.errors import StoreError
+from dtf.execution.planned import read_manifest
 from dtf.server import ServerInfo, server_status, stop_server
 from dtf.services import alive
 from dtf.store.results import ResultStore
@@ -113,12 +114,16 @@ def test_a_quarantined_failure_is_reported_but_does_not_fail_the_campaign(
 
 
 def test_a_path_of_tests_runs_as_a_default_campaign(dtf_cli: DtfCommand) -> None:
-    done = dtf_cli("run", "examples/quickstart/tests/test_training_loop.py")
+    done = dtf_cli("run", "examples/quickstart/tests/test_training_loop.py",
+                   "--test-timeout", "120", "--idle-timeout", "90")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     store = _store(dtf_cli)
     run = _latest_run(store)
     assert run["campaign"] == "test_training_loop" and run["tests"] == 4
     store.close()
+    plan = read_manifest(dtf_cli.home / "runs" / str(run["run_id"]) / "manifest.json")
+    limits = plan.suites["tests"].limits
+    assert (limits.test_timeout, limits.idle_timeout) == (120, 90)  # the flags reach the shards
 
 
 def test_a_selection_that_collects_nothing_is_one_clear_error(dtf_cli: DtfCommand) -> None:
