@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from dtf.cluster.local import stop_cluster
@@ -16,6 +19,28 @@ from dtf.server import ServerInfo
 
 REPO = Path(__file__).resolve().parents[2]
 DTF = str(Path(sys.executable).with_name("dtf"))
+
+
+def task_runs_named(
+    api_url: str, flow_run_id: str, names: set[str], timeout: float = 60
+) -> list[dict[str, Any]]:
+    """The flow run's task runs with these names, waiting for all of them to be recorded.
+
+    Prefect 3 records task runs from events in a server-side service, so they can appear a
+    moment after the flow run is already COMPLETED.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.post(
+            f"{api_url}/task_runs/filter",
+            json={"flow_runs": {"id": {"any_": [flow_run_id]}}},
+            timeout=10,
+        )
+        response.raise_for_status()
+        found = [t for t in response.json() if t["name"] in names]
+        if {t["name"] for t in found} >= names or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from dtf.server import (
     stop_server,
 )
 from dtf.store.results import ResultStore
+from tests.e2e.conftest import task_runs_named
 
 pytestmark = pytest.mark.e2e
 
@@ -259,10 +260,6 @@ def _task_runs(deployed: Deployed, flow_run_id: str) -> list[dict[str, Any]]:
     return runs
 
 
-def _shard_runs(deployed: Deployed, flow_run_id: str) -> list[dict[str, Any]]:
-    return [r for r in _task_runs(deployed, flow_run_id) if r["task_key"].startswith("run_shard")]
-
-
 def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
@@ -358,7 +355,8 @@ def test_a_passing_campaign_ends_the_watch_zero_with_a_task_run_per_shard(
         shards = {r["shard_id"] for r in store.results_of(run_id)}
     finally:
         store.close()
-    assert sorted(s["name"] for s in _shard_runs(deployed, child["id"])) == sorted(shards)
+    recorded = task_runs_named(deployed.api, child["id"], shards)
+    assert sorted(s["name"] for s in recorded) == sorted(shards)
     numbers = _report_latency(deployed, triggered, "warm cluster")
     assert numbers["trigger_to_first_shard"] > 0 and numbers["last_shard_to_watch_exit"] > 0
 

@@ -14,7 +14,7 @@ from dtf.execution.planned import read_manifest
 from dtf.server import ServerInfo, server_status, stop_server
 from dtf.services import alive
 from dtf.store.results import ResultStore
-from tests.e2e.conftest import DtfCommand
+from tests.e2e.conftest import DtfCommand, task_runs_named
 
 CAMPAIGN = "examples/quickstart/campaign.yaml"
 FAILING = "tests/test_tokenizer.py::test_tokenize_keeps_punctuation_separate"
@@ -85,13 +85,9 @@ def test_quickstart_passes_without_its_red_test_and_reuses_server_and_cluster(
     run = _latest_run(store)
     assert run["verdict"] == "passed" and run["tests"] == 27
     assert _flow_run(prefect_server, str(run["flow_run_id"]))["state_type"] == "COMPLETED"
-    tasks = httpx.post(
-        f"{prefect_server.api_url}/task_runs/filter",
-        json={"flow_runs": {"id": {"any_": [run["flow_run_id"]]}}},
-        timeout=10,
-    ).json()
     shards = {r["shard_id"] for r in store.results_of(str(run["run_id"]))}
-    assert len([t for t in tasks if t["name"] in shards]) == len(shards)
+    tasks = task_runs_named(prefect_server.api_url, str(run["flow_run_id"]), shards)
+    assert len(tasks) == len(shards)
     store.close()
 
 
