@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dtf.environments.shard import process_environment
 from dtf.errors import DiscoveryError
 from dtf.execution.events import (
     COLLECT_END,
@@ -97,7 +97,8 @@ def _collect(
         events_path.write_bytes(b"")
         argv = [python, "-m", "pytest", "-p", "dtf", "-p", "no:cacheprovider",
                 "--collect-only", "-q", *args]  # fmt: skip
-        full_env = {**os.environ, **(env or {}), EVENTS_ENV: str(events_path)}
+        # The shard's clean room: collection imports the suite's modules and conftests too.
+        full_env = process_environment({**(env or {}), EVENTS_ENV: str(events_path)})
         proc = GroupProcess(argv, cwd=source, env=full_env, output=output_path)
         code = _wait(proc, deadline, events_path)
         events, _ = decode_lines(events_path.read_bytes())

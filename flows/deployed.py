@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,17 @@ from prefect_dask import DaskTaskRunner
 from dtf.cluster.local import ensure_cluster, running_cluster
 from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.config import dtf_home
-from dtf.errors import DtfError, InfrastructureError
+from dtf.errors import DtfError
 from dtf.fingerprint import code_fingerprint
 from dtf.runs import new_run_id, run_title
 from dtf.server import server_env
+from dtf.sources.git import repository_of
+from dtf.sources.resolve import checkout_ref
 from dtf.spec.resolve import resolve_target
 from flows.campaign import campaign
 
 # A worker fleet that is not the local one: `dtf worker` machines joined to this scheduler.
 SCHEDULER_ENV = "DTF_SCHEDULER_ADDRESS"
-GIT_TIMEOUT_SECONDS = 600
 
 
 def _deployment_run_name() -> str:
@@ -73,21 +73,22 @@ def campaign_deployment(
         store_url: The results store; default: $DTF_DATABASE_URL, else the dtf home's DuckDB.
     """
     params = dict(flow_run.parameters)
-    try:
-        path, commit = _campaign_path(target, ref, repository)
-        spec, _ = resolve_target(path, Path.cwd())  # bad input fails before a cluster starts
-        address = scheduler_address or os.environ.get(SCHEDULER_ENV) or _local_cluster(workers)
-        subflow = campaign.with_options(
-            task_runner=DaskTaskRunner(address=address),
-            flow_run_name=run_title(params, spec.name),
-        )
-        # The run records the commit tested, not the branch name that pointed at it.
-        kwargs = _campaign_kwargs(str(path), spec.name, address, {**params, "ref": commit})
-    except DtfError as exc:
-        get_run_logger().error("%s: %s", type(exc).__name__, exc)
-        return Failed(message=str(exc))
-    with tags(*_run_tags(spec.name, params)):
-        state = subflow(**kwargs, return_state=True)
+    with ExitStack() as stack:
+        try:
+            path, commit = _campaign_path(stack, target, ref, repository)
+            spec, _ = resolve_target(path, Path.cwd())  # bad input fails before a cluster starts
+            address = scheduler_address or os.environ.get(SCHEDULER_ENV) or _local_cluster(workers)
+            subflow = campaign.with_options(
+                task_runner=DaskTaskRunner(address=address),
+                flow_run_name=run_title(params, spec.name),
+            )
+            # The run records the commit tested, not the branch name that pointed at it.
+            kwargs = _campaign_kwargs(str(path), spec.name, address, {**params, "ref": commit})
+        except DtfError as exc:
+            get_run_logger().error("%s: %s", type(exc).__name__, exc)
+            return Failed(message=str(exc))
+        with tags(*_run_tags(spec.name, params)):
+            state = subflow(**kwargs, return_state=True)
     if state.is_completed():
         return state.result()
     # A new Failed state, so the deployment run's message is the campaign's, not "1/1 failed".
@@ -129,55 +130,17 @@ def _local_cluster(workers: int) -> str:
     return cluster.address
 
 
-def _campaign_path(target: str, ref: str | None, repository: str | None) -> tuple[Path, str]:
-    """The campaign file to run, and the commit it was checked out at ("" for none)."""
+def _campaign_path(
+    stack: ExitStack, target: str, ref: str | None, repository: str | None
+) -> tuple[Path, str]:
+    """The campaign file to run, and the commit it was checked out at ("" for none).
+
+    The ref is pinned and checked out through the workers' source cache (dtf.sources); the
+    checkout stays leased, safe from eviction, until `stack` closes after the campaign.
+    """
     if not ref:
         return Path(target), ""
-    tree, commit = checkout_ref(_repository(repository), ref, dtf_home() / "checkouts")
-    get_run_logger().info("checked out %s at %s in %s", ref, commit, tree)
-    return tree / target, commit
-
-
-def _repository(given: str | None) -> str:
-    """The repository to check a ref out of: given, else cwd's `origin`, else cwd's own."""
-    if given:
-        return given
-    cwd = Path.cwd()
-    origin = _git(cwd, "config", "--get", "remote.origin.url", check=False)
-    return origin or _git(cwd, "rev-parse", "--show-toplevel")
-
-
-def checkout_ref(repository: str, ref: str, cache: Path) -> tuple[Path, str]:
-    """A clean, detached worktree of `ref` under `cache`, and the commit it is at.
-
-    `ref` is a branch, tag, SHA or PR ref (refs/pull/N/head). One bare clone per repository
-    is fetched into; each commit gets its own worktree, named by its SHA, so concurrent
-    campaigns of different commits never share a tree.
-    """
-    key = hashlib.sha256(repository.encode()).hexdigest()[:12]
-    mirror = cache / f"repo-{key}.git"
-    if not mirror.is_dir():
-        cache.mkdir(parents=True, exist_ok=True)
-        _git(cache, "clone", "--bare", "--quiet", repository, str(mirror))
-    _git(mirror, "fetch", "--quiet", "--force", repository, ref)
-    sha = _git(mirror, "rev-parse", "--verify", "FETCH_HEAD^{commit}")
-    tree = cache / sha[:12]
-    if not (tree / ".git").exists():
-        _git(mirror, "worktree", "prune")
-        _git(mirror, "worktree", "add", "--detach", "--force", str(tree), sha)
-    return tree, sha
-
-
-def _git(cwd: Path, *args: str, check: bool = True) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True,
-            timeout=GIT_TIMEOUT_SECONDS, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InfrastructureError(f"git {args[0]} failed: {exc}", "checkout") from exc
-    if check and done.returncode != 0:
-        raise InfrastructureError(
-            f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}", "checkout"
-        )
-    return done.stdout.strip()
+    url = repository or repository_of(Path.cwd())
+    tree = stack.enter_context(checkout_ref(url, ref))
+    get_run_logger().info("checked out %s at %s in %s", ref, tree.sha, tree.path)
+    return tree.path / target, tree.sha

@@ -17,6 +17,7 @@ from dtf.environments.spec import WorkspaceSpec
 from dtf.errors import DtfError, StoreError
 from dtf.execution.planned import read_manifest
 from dtf.planning.manifest import Manifest
+from dtf.store.environments import environments_of
 from dtf.store.results import ResultStore
 
 
@@ -56,16 +57,17 @@ def load_reproduction(store: ResultStore, run: str, test: str) -> Reproduction:
     manifest = _manifest(run_id)
     workspace = _workspace(row, manifest)
     suite = manifest.suites.get(str(result["suite"]))
+    environment = workspace.environment if workspace is not None else None
+    held = _held(store, run_id, str(result["worker"] or ""), workspace) if environment else {}
     steps = reproduction_steps(
         workspace, str(result["test_id"]), rootdir=manifest.rootdir, python=manifest.python,
-        suite_env=suite.env if suite is not None else {},
+        suite_env=suite.env if suite is not None else {}, installed=held.get("packages", ()),
     )  # fmt: skip
-    environment = workspace.environment if workspace is not None else None
     return Reproduction(
         run_id=run_id, test_id=str(result["test_id"]), outcome=str(result["outcome"]),
         worker=str(result["worker"] or ""), hardware=str(result["hardware"] or ""),
         needs=_needs(manifest, str(result["shard_id"])), steps=steps,
-        secrets=environment.secrets if environment is not None else (),
+        secrets=environment.secrets if environment is not None else (), environment=held,
     )  # fmt: skip
 
 
@@ -111,6 +113,18 @@ def _workspace(row: dict[str, Any], manifest: Manifest) -> WorkspaceSpec | None:
     if recorded is None:
         return None
     return WorkspaceSpec.model_validate(recorded)
+
+
+def _held(
+    store: ResultStore, run_id: str, worker: str, workspace: WorkspaceSpec | None
+) -> dict[str, Any]:
+    """What the environment of the worker that ran the test held, as the run recorded it
+    (with the run's lock hash; else that worker's only record); empty when none was kept."""
+    mine = [e for e in environments_of(store, run_id) if e["worker"] == worker]
+    lock = workspace.lock_hash if workspace is not None else ""
+    exact = [e for e in mine if e["lock_hash"] == lock]
+    found = exact or (mine if len(mine) == 1 else [])
+    return found[0] if found else {}
 
 
 def _needs(manifest: Manifest, shard_id: str) -> dict[str, float]:

@@ -23,6 +23,7 @@ from dtf.config import database_url
 from dtf.errors import StoreError
 from dtf.reporting import flaky_table, history_table, regressions_table, render_show
 from dtf.reports.html import write_report
+from dtf.store.environments import environments_of
 from dtf.store.results import ResultStore
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -88,11 +89,28 @@ def show(
         summary = campaign_summary(store, run_id)
         diff = baseline_diff(store, run_id, baseline)
         failures = store.failures(run_id)
+        environments = environments_of(store, run_id)
     if as_json:
         _print_json({"summary": summary.as_dict(), "baseline": diff.as_dict(),
-                     "failures": failures})  # fmt: skip
+                     "failures": failures, "environments": environments})  # fmt: skip
         return
     render_show(summary, diff, failures, console)
+    for line in environment_lines(environments):
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def environment_lines(environments: list[dict[str, Any]]) -> list[str]:
+    """What each worker's environment held, one line each, its packages in full."""
+    lines = [f"Environments ({len(environments)}):"] if environments else []
+    for env in environments:
+        commit = f"commit {str(env['sha'])[:12]}, " if env["sha"] else ""
+        packages = env["packages"]
+        lines.append(
+            f"  {env['worker']}: {commit}lock {str(env['lock_hash'])[:12]}, Python "
+            f"{env['python'] or '?'} on {env['platform'] or '?'}, {len(packages)} packages: "
+            + " ".join(packages)
+        )
+    return lines
 
 
 @app.command()

@@ -108,7 +108,9 @@ class EnvironmentCache:
         purelib, version = _probe(interpreter)
         link_dtf(path, Path(purelib))
         _check_pytest(interpreter)
-        return {"python_version": version, "packages": frozen.split()}
+        # One requirement a line: a direct reference (`name @ file:///...`) holds spaces.
+        packages = [line.strip() for line in frozen.splitlines() if line.strip()]
+        return {"python_version": version, "packages": packages}
 
     def _uv_env(self) -> dict[str, str]:
         env = {**os.environ, "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(self.uv_cache)}

@@ -10,9 +10,10 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dtf.environments.shard import clean_room_variables
 from dtf.environments.spec import EnvironmentSpec, WorkspaceSpec
@@ -24,6 +25,8 @@ REPRO = "{repro}"
 # Stand-ins in a step: the reproduction's directory, and the PATH of whoever runs it.
 _PLACEHOLDER = re.compile(r"\{(repro|path)\}")
 _SHELL_NAMES = {"repro": "REPRO", "path": "PATH"}
+# A line of `uv pip freeze` that names a version from an index (not a path or a URL).
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^\s;@]+$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Reproduction:
     needs: Mapping[str, float]
     steps: tuple[Step, ...]
     secrets: tuple[str, ...] = ()
+    # What the worker's environment held (dtf.store.environments), when the run recorded it.
+    environment: Mapping[str, Any] = field(default_factory=dict)
 
 
 def reproduction_steps(
@@ -56,9 +61,14 @@ def reproduction_steps(
     rootdir: str,
     python: str,
     suite_env: Mapping[str, str],
+    installed: Sequence[str] = (),
 ) -> tuple[Step, ...]:
     """Clone and check out the commit, build the environment, run the one test in a clean
-    HOME, as the run's shard did. Without a workspace (a local source), run it in place."""
+    HOME, as the run's shard did. Without a workspace (a local source), run it in place.
+
+    `installed` is what the worker's environment held (`uv pip freeze`): its versions from an
+    index are pinned, so the environment gets what the worker tested with even where the
+    requirements leave versions open and the index has moved on since."""
     steps = [Step(("mkdir", "-p", f"{REPRO}/home", f"{REPRO}/tmp"))]
     source = workspace.source if workspace is not None else None
     if isinstance(source, PinnedSource):
@@ -70,7 +80,7 @@ def reproduction_steps(
     venv = None
     if environment is not None:
         venv = f"{REPRO}/venv"
-        steps += _environment_steps(environment, venv, source_dir)
+        steps += _environment_steps(environment, venv, source_dir, pinned_versions(installed))
         python = f"{venv}/bin/python"
     env = _clean_room(venv, environment.env if environment else {}) | dict(suite_env)
     pytest = (python, "-m", "pytest", "-p", "no:cacheprovider", test_id)
@@ -83,9 +93,18 @@ def _checkout_steps(source: PinnedSource) -> list[Step]:
     return [Step(("git", "clone", "--quiet", source.url, src)), Step(("git", "-C", src, *detach))]
 
 
-def _environment_steps(environment: EnvironmentSpec, venv: str, source_dir: str) -> list[Step]:
+def pinned_versions(installed: Sequence[str]) -> tuple[str, ...]:
+    """The `name==version` lines of a freeze; paths and URLs of the worker are left out."""
+    return tuple(line for line in installed if _PINNED.match(line))
+
+
+def _environment_steps(
+    environment: EnvironmentSpec, venv: str, source_dir: str, pins: tuple[str, ...]
+) -> list[Step]:
     steps = [Step(("uv", "venv", "--quiet", "--python", environment.python or "3", venv))]
-    wanted = install_args(environment, source_dir)
+    # Extra requirements, solved together with the campaign's: uv installs those versions.
+    pinned = environment.model_copy(update={"packages": (*environment.packages, *pins)})
+    wanted = install_args(pinned, source_dir)
     if wanted:
         install = ("uv", "pip", "install", "--quiet", "--python", f"{venv}/bin/python", *wanted)
         steps.append(Step(install, cwd=source_dir))
@@ -100,6 +119,7 @@ def render(repro: Reproduction) -> str:
         f"# it was '{repro.outcome}' on worker {repro.worker or '?'} "
         f"(hardware {repro.hardware or '?'}); it needs hardware: {needs}",
     ]
+    lines += _environment_comment(repro.environment)
     if repro.secrets:
         lines.append(f"# Set these secrets in your environment first: {', '.join(repro.secrets)}")
     lines.append('REPRO="$(mktemp -d)"')
@@ -111,6 +131,18 @@ def render(repro: Reproduction) -> str:
         prefix = ["env", *(f"{k}={_shell(v)}" for k, v in step.env.items())] if step.env else []
         lines.append(" ".join([*prefix, *(_shell(a) for a in step.argv)]))
     return "\n".join(lines) + "\n"
+
+
+def _environment_comment(environment: Mapping[str, Any]) -> list[str]:
+    if not environment:
+        return []
+    packages = [str(p) for p in environment.get("packages", ())]
+    return [
+        f"# its environment there: lock {str(environment.get('lock_hash', ''))[:12]}, Python "
+        f"{environment.get('python') or '?'} on {environment.get('platform') or '?'}, "
+        f"{len(packages)} packages (versions from an index are pinned below):",
+        *(f"#   {p}" for p in packages),
+    ]
 
 
 def execute(repro: Reproduction, workdir: Path, echo: Callable[[str], None]) -> int:

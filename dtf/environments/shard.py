@@ -18,6 +18,17 @@ _XDG = {
     "XDG_STATE_HOME": ".local/state",
 }
 REDACTED = "***"
+# What a shard inherits from the worker's own environment; nothing else crosses over. Locale,
+# time zone and search path make programs behave; the GPU variables say which devices and
+# driver libraries this worker gives its shards; PYTHONPATH/PYTHONHOME belong to the worker's
+# own interpreter, which a shard without a built environment runs with (an environment
+# blanks them). Anything else a suite needs comes from the campaign: `env:` for values,
+# `environment.secrets` for names copied from the worker.
+WORKER_VARIABLES = frozenset({
+    "PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME",
+    "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+})  # fmt: skip
+WORKER_PREFIXES = ("LC_", "NVIDIA_")
 
 
 def shard_environment(
@@ -25,16 +36,18 @@ def shard_environment(
     *,
     venv: Path | None = None,
     environment: EnvironmentSpec | None = None,
+    suite_env: Mapping[str, str] | None = None,
     worker_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Variables to lay over the worker's environment for one shard's pytest subprocess.
+    """Variables to lay over the worker's allowed ones (process_environment) for one shard.
 
     HOME, the XDG directories and the temporary directory point inside `scratch`, so what a
     suite leaves behind (caches, config, temporary files) goes when the scratch does. With
     a virtual environment, its bin/ comes first on PATH and PYTHONPATH/PYTHONHOME of the
     worker are neutralised (an empty value counts as unset), so the suite sees only what
-    the environment installed. Then the campaign's variables, then the secrets it names,
-    copied from the worker's environment: they reach the process and nothing else.
+    the environment installed. Then the campaign's variables (the environment's, then the
+    suite's), then the secrets it names, copied from the worker's environment: they reach
+    the process and nothing else.
     """
     outer = os.environ if worker_env is None else worker_env
     env = clean_room_variables(str(scratch))
@@ -46,8 +59,25 @@ def shard_environment(
                 "PYTHONPATH": "", "PYTHONHOME": ""}  # fmt: skip
     if environment is not None:
         env |= environment.env
+    env |= dict(suite_env or {})
+    if environment is not None:
         env |= secret_values(environment.secrets, outer)
     return env
+
+
+def worker_variables(worker_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The part of the worker's environment a shard inherits (WORKER_VARIABLES)."""
+    outer = os.environ if worker_env is None else worker_env
+    return {k: v for k, v in outer.items()
+            if k in WORKER_VARIABLES or k.startswith(WORKER_PREFIXES)}  # fmt: skip
+
+
+def process_environment(
+    layers: Mapping[str, str], worker_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The whole environment of a shard's process: the worker's allowed variables, then
+    `layers` (the clean room, the campaign's variables and secrets, dtf's own)."""
+    return worker_variables(worker_env) | dict(layers)
 
 
 def clean_room_variables(scratch: str) -> dict[str, str]:

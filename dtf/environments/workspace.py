@@ -6,7 +6,7 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 
 from dtf.discovery import Discovered, discover
 from dtf.environments.build import EnvironmentCache
-from dtf.environments.keys import lock_hash, requirement_files
+from dtf.environments.keys import lock_hash, platform_tag, requirement_files
 from dtf.environments.shard import shard_environment
 from dtf.environments.spec import EnvironmentSpec, WorkspaceSpec
 from dtf.errors import DiscoveryError, InfrastructureError, SourceError
@@ -41,14 +41,18 @@ class PreparedWorkspace:
     cloned: bool = False  # this preparation cloned the source (a cold worker)
     built: bool = False  # this preparation built the environment
 
-    def shard_env(self, scratch: Path) -> dict[str, str]:
+    def shard_env(
+        self, scratch: Path, suite_env: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """The shard's clean-room variables (dtf.environments.shard.shard_environment)."""
-        return shard_environment(scratch, venv=self.venv, environment=self.environment)
+        return shard_environment(scratch, venv=self.venv, environment=self.environment,
+                                 suite_env=suite_env)  # fmt: skip
 
     def record(self) -> dict[str, Any]:
         """What this worker tested with, for the run's records: commit, environment, packages."""
         return {"sha": self.sha, "env_key": self.env_key, "lock_hash": self.lock_hash,
-                "python_version": self.python_version, "packages": list(self.packages)}  # fmt: skip
+                "python_version": self.python_version, "platform": platform_tag(),
+                "packages": list(self.packages)}  # fmt: skip
 
 
 def plan_workspace(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from dtf.environments.shard import process_environment
 from dtf.execution.events import clean_text
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.process import GroupProcess, describe_exit, tail_text
@@ -37,7 +37,7 @@ def run_command_shard(
     """
     begin, started_wall = time.monotonic(), time.time()
     output = scratch / "command-output.log"
-    proc = GroupProcess(["/bin/sh", "-c", command], cwd=cwd, env={**os.environ, **env},
+    proc = GroupProcess(["/bin/sh", "-c", command], cwd=cwd, env=process_environment(env),
                         output=output)  # fmt: skip
     fired = _watch(proc, output, limits, begin)
     code = proc.kill_group() if fired else proc.popen.wait()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Outcome = Literal[
     "passed", "failed", "skipped", "xfailed", "xpassed", "error", "timeout", "crashed", "flaky"
@@ -46,6 +46,8 @@ class ShardOutcome:
     worker: str = ""
     hardware: str = ""
     simulated: bool = False
+    # The built environment the shard ran in (PreparedWorkspace.record()); empty without one.
+    environment: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -12,7 +12,7 @@ from dtf.browser.pages import discover_pages, select_pages, suite_root
 from dtf.browser.pool import PoolConfig, pool_size
 from dtf.browser.shard import run_browser_shard
 from dtf.cluster.identity import WorkerIdentity, current_worker
-from dtf.environments.workspace import prepare_workspace
+from dtf.environments.workspace import PreparedWorkspace, prepare_workspace
 from dtf.execution.command import run_command_shard
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.runner import ShardRequest, run_shard
@@ -61,17 +61,18 @@ def execute_planned_shard(
                           worker=worker.name) as workspace,
     ):  # fmt: skip
         # The clean room (HOME, caches, temp dir in the scratch; the environment's PATH),
-        # then the suite's variables, then dtf's own.
-        env = {**workspace.shard_env(Path(scratch)), **suite.env, **dtf_env}
+        # then the campaign's and the suite's variables, then secrets, then dtf's own.
+        env = {**workspace.shard_env(Path(scratch), suite.env), **dtf_env}
         if suite.browser is not None:
             return _labelled(_run_pages(manifest, suite, shard_id, nodeids or shard.nodeids,
-                                        used, worker.name), worker, used)  # fmt: skip
+                                        used, worker.name, _suite_dir(manifest, suite, workspace)),
+                             worker, used)  # fmt: skip
         if suite.command is not None:
             outcome = run_command_shard(
-                shard_id, shard.suite, suite.command, cwd=Path(suite.workdir or manifest.rootdir),
+                shard_id, shard.suite, suite.command, cwd=_suite_dir(manifest, suite, workspace),
                 env=env, limits=suite.limits, scratch=Path(scratch),
             )  # fmt: skip
-            return _labelled(outcome, worker, used)
+            return _labelled(outcome, worker, used, workspace)
         request = ShardRequest(
             shard_id=shard_id,
             nodeids=nodeids if nodeids is not None else shard.nodeids,
@@ -82,7 +83,18 @@ def execute_planned_shard(
             scratch=Path(scratch),
         )
         outcome = run_shard(request)
-    return _labelled(outcome, worker, used)
+    return _labelled(outcome, worker, used, workspace)
+
+
+def _suite_dir(manifest: Manifest, suite: SuitePlan, workspace: PreparedWorkspace) -> Path:
+    """Where a command or browser suite runs: the campaign's source directory on this worker.
+
+    With a git source that is this worker's checkout of the pinned commit; the plan's
+    `workdir` names the directory on the machine that planned the run.
+    """
+    if workspace.checkout is not None:
+        return workspace.source_root
+    return Path(suite.workdir or manifest.rootdir)
 
 
 def _run_pages(
@@ -92,10 +104,10 @@ def _run_pages(
     nodeids: tuple[str, ...],
     used: Mapping[str, float],
     worker: str,
+    source: Path,
 ) -> ShardOutcome:
     """A browser suite's shard: its pages in this worker's pool of headless browsers."""
     assert suite.browser is not None
-    source = Path(suite.workdir or manifest.rootdir)
     pages = select_pages(discover_pages(suite.browser, source), nodeids)
     config = PoolConfig(
         root=suite_root(suite.browser, source), kind=suite.browser.browser,
@@ -107,12 +119,18 @@ def _run_pages(
 
 
 def _labelled(
-    outcome: ShardOutcome, worker: WorkerIdentity, used: Mapping[str, float]
+    outcome: ShardOutcome,
+    worker: WorkerIdentity,
+    used: Mapping[str, float],
+    workspace: PreparedWorkspace | None = None,
 ) -> ShardOutcome:
-    """The outcome marked with the worker that ran it and the hardware it used."""
+    """The outcome marked with the worker that ran it, the hardware it used and, when it ran
+    in a built environment, what that environment held."""
+    built = workspace is not None and workspace.environment is not None
     return dataclasses.replace(
         outcome,
         worker=worker.name,
         hardware=hardware_class(used),
         simulated=worker.simulates_any(used),
+        environment=workspace.record() if workspace is not None and built else {},
     )

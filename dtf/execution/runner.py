@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dtf.environments.shard import process_environment
 from dtf.execution.events import (
     COLLECT_END,
     COLLECT_ERROR,
@@ -55,6 +56,7 @@ class ShardRequest:
     rootdir: Path
     limits: Limits = field(default_factory=Limits)
     python: str = sys.executable
+    # Laid over the worker's allowed variables (dtf.environments.shard.WORKER_VARIABLES).
     env: Mapping[str, str] = field(default_factory=dict)
     scratch: Path | None = None
 
@@ -268,13 +270,13 @@ def _launch(
     args_path.write_text("".join(f"{m}\n" for m in modules), encoding="utf-8")
     select_path.write_text("".join(f"{n}\n" for n in nodeids), encoding="utf-8")
     events_path.write_bytes(b"")
-    env = {
-        **os.environ,
+    # A clean room: of the worker's own variables only the allowed ones reach the tests.
+    env = process_environment({
         **request.env,
         EVENTS_ENV: str(events_path),
         OUTPUT_LIMIT_ENV: str(request.limits.output_limit_bytes),
         SELECT_ENV: str(select_path),
-    }
+    })  # fmt: skip
     argv = [
         request.python, "-m", "pytest", "-p", "dtf", "-p", "no:cacheprovider",
         "--continue-on-collection-errors", "-q", "--no-header", "-rN",

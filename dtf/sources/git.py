@@ -62,6 +62,12 @@ def run_git(
     return done.stdout
 
 
+def repository_of(folder: Path) -> str:
+    """Where the repository of `folder` fetches from (its `origin`), else its own top level."""
+    origin = run_git(["config", "--default", "", "--get", "remote.origin.url"], cwd=folder)
+    return origin.strip() or run_git(["rev-parse", "--show-toplevel"], cwd=folder).strip()
+
+
 def git_fault(args: Sequence[str], message: str, url: str) -> SourceError | InfrastructureError:
     """The fault a failed git command stands for: a missing commit or ref is a configuration
     error (SourceError); anything else (an unreachable host, a repository that is not there,

@@ -1,11 +1,13 @@
-"""Pins a campaign's git ref (branch, tag, SHA) to one commit SHA, once, at the start of a run."""
+"""Pins a git ref (branch, tag, SHA) to one commit SHA, once, at the start of a run."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dtf.errors import SourceError
-from dtf.sources.checkout import SourceCache
+from dtf.sources.checkout import Checkout, SourceCache
 from dtf.sources.git import NETWORK_TIMEOUT_SECONDS, run_git
 from dtf.sources.spec import redact_url
 
@@ -33,6 +35,15 @@ def resolve_ref(url: str, ref: str, cache: SourceCache | None = None) -> str:
         f"unknown ref '{ref}' in {redact_url(url)}: git ls-remote lists no branch or tag of "
         f"that name (it lists {listed or 'no refs at all'})"
     )
+
+
+@contextmanager
+def checkout_ref(url: str, ref: str, cache: SourceCache | None = None) -> Iterator[Checkout]:
+    """`ref` of `url` pinned to its commit SHA and checked out in the cache (the same mirror
+    and checkouts the workers use), leased until the block ends."""
+    found = cache or SourceCache()
+    with found.checkout(url, resolve_ref(url, ref, found)) as tree:
+        yield tree
 
 
 def list_refs(url: str) -> dict[str, str]:

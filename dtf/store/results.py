@@ -16,6 +16,7 @@ from dtf.execution.outcomes import ShardOutcome
 from dtf.store import migrate
 from dtf.store.bulk import Columns, insert_columns, rows_to_columns
 from dtf.store.engine import lock_timeout_from_env, make_engine, redact, transaction
+from dtf.store.environments import record_environment
 from dtf.store.queries import FAILING, latest_results
 from dtf.store.schema import metadata, metrics, results, runs, shards
 
@@ -112,7 +113,10 @@ class ResultStore:
             conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
 
     def write_shard(self, record: ShardRecord, outcome: ShardOutcome, status: str = "done") -> None:
-        """Store a shard attempt and its results; writing the same attempt again replaces it."""
+        """Store a shard attempt and its results; writing the same attempt again replaces it.
+
+        The environment the shard ran in is stored once per run, worker and lock hash.
+        """
         now = time.time() if record.finished_at is None else record.finished_at
         with self.transaction() as conn:
             _delete_shard_attempt(conn, record)
@@ -121,6 +125,8 @@ class ResultStore:
             insert_columns(conn, results, rows, replace=True)
             metric_rows = rows_to_columns(metrics, _metric_rows(record, outcome))
             insert_columns(conn, metrics, metric_rows, replace=True)
+            if outcome.environment:
+                record_environment(conn, record.run_id, outcome.worker, outcome.environment, now)
 
     def bulk_insert(self, table: str | Table, columns: Columns) -> int:
         """Append many rows given column-wise, in one transaction; the fast path for imports.

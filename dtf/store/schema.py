@@ -195,3 +195,20 @@ outbox = Table(
     Column("last_error", Text, nullable=False, default=""),
 )
 Index("ix_outbox_status", outbox.c.status, outbox.c.created_at)
+
+# --- added by revision 0004: what each worker's environment held -------------------------
+
+# One row per run, worker and lock hash: the interpreter, platform and installed packages
+# (`uv pip freeze`, a JSON list) of the environment a worker built for the run's commit `sha`.
+run_environments = Table(
+    "run_environments",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("worker", String(256), primary_key=True),
+    Column("lock_hash", String(64), primary_key=True),
+    Column("sha", String(40)),
+    Column("python", String(32), nullable=False, default=""),
+    Column("platform", String(128), nullable=False, default=""),
+    Column("packages", Text, nullable=False, default="[]"),
+    Column("recorded_at", Double, nullable=False),
+)

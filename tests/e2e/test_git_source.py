@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dtf.store.environments import environments_of
 from dtf.store.results import ResultStore
 from tests.e2e.conftest import DtfCommand
 from tests.fakes.gitproject import TEST_BELOW_TWO, make_demo_repo, make_wheelhouse
@@ -27,6 +28,8 @@ def _campaign(tmp_path: Path, url: str, ref: str, wheels: Path) -> Path:
         "  - name: unit\n"
         "    select: {paths: [tests/test_demo.py]}\n"
         "    requires: {cpu: 1}\n"
+        # Runs in the worker's checkout: the campaign file's directory has no requirements.txt.
+        "  - {name: files, kind: command, command: 'grep -q dtfdemo requirements.txt'}\n"
     )
     return path
 
@@ -43,9 +46,16 @@ def test_a_git_campaign_tests_the_pinned_commit_in_its_environment(
     assert run["ref"] == demo.main
     assert json.loads(run["parameters"])["workspace"]["source"]["sha"] == demo.main
     outcomes = {r["test_id"]: r["outcome"] for r in store.results_of(run["run_id"])}
-    assert outcomes[TEST_BELOW_TWO] == "failed" and len(outcomes) == 3, outcomes
-    assert sum(o == "passed" for o in outcomes.values()) == 2
+    assert outcomes[TEST_BELOW_TWO] == "failed" and len(outcomes) == 4, outcomes
+    assert sum(o == "passed" for o in outcomes.values()) == 3
+    assert outcomes["files::command"] == "passed"
+    # Each worker that ran a shard recorded what its environment held, once.
+    environments = environments_of(store, run["run_id"])
     store.close()
+    assert environments and len({e["worker"] for e in environments}) == len(environments)
+    assert all("dtfdemo==2.0" in e["packages"] and e["sha"] == demo.main for e in environments)
+    shown = dtf_cli("show", str(run["run_id"]))
+    assert shown.returncode == 0 and "dtfdemo==2.0" in shown.stdout, shown.stdout + shown.stderr
     repro = dtf_cli("repro", str(run["run_id"]), "test_below_two", "--run", timeout=200)
     assert repro.returncode == 1, repro.stdout + repro.stderr
     passed = dtf_cli("run", str(_campaign(tmp_path, demo.url, "v1", wheels)), timeout=400)

@@ -61,9 +61,12 @@ def _record_run(
         store.close()
 
 
-def _store_outcome(run_id: str, request: ShardRequest) -> None:
+def _store_outcome(
+    run_id: str, request: ShardRequest, environment: dict[str, object] | None = None
+) -> None:
     outcome = run_shard(request)
     outcome.worker, outcome.hardware = "worker-a", "cpu"
+    outcome.environment = environment or {}  # what the worker's environment held
     store = ResultStore(database_url())
     try:
         record = ShardRecord(run_id, "unit-0", "unit", 0, {"cpu": 1.0}, len(request.nodeids), 0.0)
@@ -82,7 +85,7 @@ def git_run(dtf_home: Path, demo: DemoRepo, wheels: Path, tmp_path: Path) -> str
     scratch = tmp_path / "scratch"
     with prepare_workspace(workspace, ".", "", cache_root=tmp_path / "worker-a") as ws:
         _store_outcome("r1", ShardRequest("unit-0", DEMO_TESTS, ws.rootdir, python=ws.python,
-                                          env=ws.shard_env(scratch)))  # fmt: skip
+                                          env=ws.shard_env(scratch)), ws.record())  # fmt: skip
     return "r1"
 
 
@@ -103,6 +106,10 @@ def test_the_commands_name_commit_environment_test_and_hardware(
     assert "uv pip install --quiet" in script and "-r requirements.txt" in script
     assert f"-m pytest -p no:cacheprovider {TEST_BELOW_TWO}" in script
     assert "DEMO_MODE=strict" in script and 'HOME="$REPRO"/home' in script
+    # The versions worker-a's environment held are pinned, and listed.
+    install = next(line for line in script.splitlines() if "uv pip install" in line)
+    assert "dtfdemo==2.0" in install.split() and "pytest==" in install
+    assert "# its environment there: lock " in script and "#   dtfdemo==2.0" in script
 
 
 @pytest.mark.parametrize(("test", "code"), [(TEST_BELOW_TWO, 1), (TEST_VALUE, 0)])

@@ -10,7 +10,8 @@ import pytest
 
 from dtf.errors import InfrastructureError, SourceError
 from dtf.sources.checkout import SourceCache
-from dtf.sources.resolve import list_refs, resolve_ref
+from dtf.sources.git import repository_of
+from dtf.sources.resolve import checkout_ref, list_refs, resolve_ref
 from tests.fakes.gitproject import DemoRepo, commit, git, make_demo_repo
 
 
@@ -183,3 +184,32 @@ def test_the_least_recently_used_checkout_goes_first(demo: DemoRepo, tmp_path: P
     assert f"tree-{demo.main}" not in kept
     assert {f"tree-{demo.v1}", f"tree-{newer}"} <= kept
     assert sum(s.bytes for s in cache.entries.stored()) <= cache.entries.max_bytes
+
+
+def test_a_pull_request_ref_is_pinned_and_checked_out_in_the_cache(
+    demo: DemoRepo, tmp_path: Path
+) -> None:
+    # A pull request's head: a commit on no branch or tag, under refs/pull/ as on a forge.
+    git(demo.path, "checkout", "--quiet", "-b", "topic")
+    head = commit(demo.path, {"topic.txt": "only in the pull request\n"}, "topic")
+    git(demo.path, "update-ref", "refs/pull/7/head", head)
+    git(demo.path, "checkout", "--quiet", "main")
+    git(demo.path, "branch", "--quiet", "-D", "topic")
+    cache = SourceCache(tmp_path / "cache")
+    with checkout_ref(demo.url, "refs/pull/7/head", cache) as tree:
+        assert tree.sha == head and tree.built
+        assert (tree.path / "topic.txt").read_text() == "only in the pull request\n"
+        assert tree.path == cache.entries.path(f"tree-{head}")
+    with checkout_ref(demo.url, "v1", cache) as tagged:
+        assert tagged.sha == demo.v1 and not (tagged.path / "topic.txt").exists()
+
+
+def test_the_default_repository_is_origin_else_the_working_tree(
+    demo: DemoRepo, tmp_path: Path
+) -> None:
+    assert repository_of(demo.path / "tests") == str(demo.path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", demo.url, str(clone))
+    assert repository_of(clone) == demo.url
+    with pytest.raises(InfrastructureError, match="not a git repository"):
+        repository_of(tmp_path)

@@ -12,13 +12,16 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text
 from typer.testing import CliRunner
 
 from dtf.cli import app
+from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.store import migrate
 from dtf.store.engine import make_engine
-from dtf.store.results import ResultStore
+from dtf.store.environments import environments_of
+from dtf.store.results import ResultStore, ShardRecord
 from dtf.store.schema import metadata, outbox, runs
 
 HEAD = migrate.head_revision()
-NEW_TABLES = {"workers", "recovery_events", "circuit_states", "quarantine", "outbox"}
+NEW_TABLES = {"workers", "recovery_events", "circuit_states", "quarantine", "outbox",
+              "run_environments"}  # fmt: skip
 
 
 @pytest.fixture
@@ -114,6 +117,36 @@ def test_upgrading_from_revision_0001_keeps_rows_and_adds_tables(engine: Engine)
             assert conn.execute(select(outbox.c.status)).scalar_one() == "pending"
     finally:
         store.close()
+
+
+def test_upgrading_from_revision_0003_adds_the_run_environments(engine: Engine) -> None:
+    with engine.begin() as conn:
+        assert migrate.upgrade(conn, "0003") == "0003"
+        assert "run_environments" not in _tables(conn)
+        conn.execute(
+            insert(runs).values(run_id="r3", campaign="c", source="", trigger="cli",
+                                parameters="{}", started_at=1.0, status="completed",
+                                planned_tests=1)
+        )  # fmt: skip
+    store = ResultStore(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        assert store.revision() == HEAD and store.run("r3") is not None
+        held = {"sha": "a" * 40, "lock_hash": "b" * 64, "python_version": "3.11.2",
+                "platform": "linux-x86_64-cpython-311", "packages": ["six==1.17.0"]}  # fmt: skip
+        outcome = ShardOutcome("s0", [CaseResult("t.py::a", "passed")], worker="w",
+                               environment=held)  # fmt: skip
+        for attempt in (0, 1):  # the second shard on the same worker adds no row
+            store.write_shard(ShardRecord("r3", "s0", "unit", attempt, {}, 1, 0.0), outcome)
+        [row] = environments_of(store, "r3")
+        assert (row["worker"], row["sha"], row["python"], row["packages"]) == (
+            "w", "a" * 40, "3.11.2", ["six==1.17.0"]
+        )  # fmt: skip
+    finally:
+        store.close()
+    with engine.begin() as conn:
+        assert migrate.downgrade(conn, "0003") == "0003"
+        assert "run_environments" not in _tables(conn)
+        assert conn.execute(select(runs.c.run_id)).scalars().all() == ["r3"]
 
 
 def test_a_store_from_before_migrations_is_stamped_then_upgraded(engine: Engine) -> None:

@@ -15,8 +15,13 @@ from dtf.environments.keys import (
     python_request,
     requirement_files,
 )
-from dtf.environments.repro import REPRO, Reproduction, Step, render
-from dtf.environments.shard import redacted, shard_environment
+from dtf.environments.repro import REPRO, Reproduction, Step, pinned_versions, render
+from dtf.environments.shard import (
+    process_environment,
+    redacted,
+    shard_environment,
+    worker_variables,
+)
 from dtf.environments.spec import EnvironmentSpec
 from dtf.environments.uv import install_args
 from dtf.errors import EnvironmentBuildError
@@ -86,6 +91,27 @@ def test_without_an_environment_the_worker_python_path_is_left_alone(tmp_path: P
     assert "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env and "HOME" in env
 
 
+def test_a_shards_process_inherits_only_the_allowed_worker_variables(tmp_path: Path) -> None:
+    worker = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
+              "CUDA_VISIBLE_DEVICES": "1", "NVIDIA_DRIVER_CAPABILITIES": "compute",
+              "LD_LIBRARY_PATH": "/opt/cuda/lib64", "AWS_SECRET_ACCESS_KEY": "x",
+              "PREFECT_API_URL": "http://x", "HOME": "/root", "PYTEST_ADDOPTS": "-x",
+              "TOKEN": "s3cret"}  # fmt: skip
+    assert set(worker_variables(worker)) == {
+        "PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
+        "LD_LIBRARY_PATH",
+    }  # fmt: skip
+    spec = EnvironmentSpec(env={"TZ": "Europe/Paris", "MODE": "a"}, secrets=("TOKEN",))
+    layers = shard_environment(tmp_path, environment=spec, suite_env={"MODE": "b"},
+                               worker_env=worker)  # fmt: skip
+    env = process_environment({**layers, "DTF_RUN_ID": "r"}, worker)
+    # The campaign's variables over the worker's, the suite's over the environment's; the
+    # secret it names is copied; HOME is the scratch's; nothing else of the worker crosses.
+    assert (env["TZ"], env["MODE"], env["TOKEN"]) == ("Europe/Paris", "b", "s3cret")
+    assert env["HOME"] == str(tmp_path / "home") and env["DTF_RUN_ID"] == "r"
+    assert not {"AWS_SECRET_ACCESS_KEY", "PREFECT_API_URL", "PYTEST_ADDOPTS"} & set(env)
+
+
 def test_uv_arguments_take_relative_wheel_directories_from_the_source() -> None:
     spec = EnvironmentSpec(requirements="r.txt", packages=("six<2",), no_index=True,
                            find_links=("wheels", "/abs/wheels", "https://x/simple"),
@@ -96,6 +122,12 @@ def test_uv_arguments_take_relative_wheel_directories_from_the_source() -> None:
         "--no-index",
     ]  # fmt: skip
     assert install_args(EnvironmentSpec(find_links=("w",)), "/src") == []
+
+
+def test_only_versions_from_an_index_are_pinned_for_a_reproduction() -> None:
+    frozen = ["six==1.17.0", "demo @ file:///worker/cache/tree-abc", "-e file:///w/src",
+              "torch==2.5.1+cu121"]  # fmt: skip
+    assert pinned_versions(frozen) == ("six==1.17.0", "torch==2.5.1+cu121")
 
 
 def test_the_rendered_script_quotes_what_a_shell_would_split(tmp_path: Path) -> None:
