@@ -16,6 +16,7 @@ from dtf.store.results import ResultStore
 from dtf.validation import gate
 from dtf.validation.sections import read_expectations
 from dtf.validation.spec import Expectations
+from flows.secrets import load_secret_blocks
 
 
 def _is_campaign_file(path: str) -> bool:
@@ -64,7 +65,11 @@ def validate_run(run_id: str, store_url: str, campaign_path: str = "") -> dict[s
 
 @flow(name="publish-run", log_prints=True)
 def publish_run(run_id: str, store_url: str, campaign_path: str = "") -> dict[str, Any]:
-    """Record and deliver the run's publications; what cannot be sent now stays pending."""
+    """Record and deliver the run's publications; what cannot be sent now stays pending.
+
+    Deliveries are recorded before their secrets are loaded: a missing Prefect Secret block
+    fails this pass with an error naming it, and `dtf publish --retry` delivers them later.
+    """
     logger = get_run_logger()
     try:
         specs = _publishers(campaign_path)
@@ -72,7 +77,9 @@ def publish_run(run_id: str, store_url: str, campaign_path: str = "") -> dict[st
             return {"sent": {}, "pending": {}}
         store = ResultStore(store_url)
         try:
-            report = service.publish_run(store, run_id, specs)
+            service.record_run(store, run_id, specs)
+            blocks = load_secret_blocks(service.blocks_needed(store, run_id))
+            report = service.deliver_pending(store, run_id, blocks=blocks)
         finally:
             store.close()
     except DtfError as exc:

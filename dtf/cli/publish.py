@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -9,11 +10,14 @@ import typer
 from rich.table import Table
 
 from dtf.cli.app import app, console
-from dtf.config import database_url
+from dtf.cli.services import prefect_server
+from dtf.config import database_url, dtf_home
 from dtf.errors import DtfError
 from dtf.publishing.config import read_publishers
 from dtf.publishing.outbox import Outbox
-from dtf.publishing.service import PublishReport, deliver_pending, publish_run
+from dtf.publishing.secrets import load_blocks
+from dtf.publishing.service import PublishReport, blocks_needed, deliver_pending, record_run
+from dtf.server import server_env
 from dtf.store.results import ResultStore
 from dtf.validation.gate import validate_run
 from dtf.validation.sections import read_expectations
@@ -45,11 +49,13 @@ def publish(
             _print_outbox(Outbox(store), run_id)
             return
         if retry:
-            report = deliver_pending(store, run_id)
+            report = _deliver(store, run_id)
         elif run_id is None or campaign is None:
             raise DtfError("dtf publish RUN --campaign FILE (or dtf publish --retry [RUN])")
         else:
-            report = publish_run(store, run_id, read_publishers(campaign))
+            recorded = record_run(store, run_id, read_publishers(campaign))
+            report = _deliver(store, run_id)
+            report.recorded = recorded
     finally:
         store.close()
     _print_report(report)
@@ -77,6 +83,16 @@ def validate(
         console.print(f"report: {outcome.report}", soft_wrap=True)
     if not outcome.passed:
         raise typer.Exit(1)
+
+
+def _deliver(store: ResultStore, run_id: str | None) -> PublishReport:
+    """Deliver pending rows, with the Prefect Secret blocks they name loaded first."""
+    names = blocks_needed(store, run_id)
+    if names:
+        # Blocks live on a Prefect server: the configured one, else the one dtf manages.
+        home = dtf_home()
+        os.environ.update({"PREFECT_API_URL": prefect_server(home).api_url, **server_env(home)})
+    return deliver_pending(store, run_id, blocks=load_blocks(names))
 
 
 def _print_report(report: PublishReport) -> None:

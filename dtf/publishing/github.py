@@ -1,4 +1,4 @@
-"""GitHub: a commit status, one PR comment updated in place, and the Actions job summary."""
+"""GitHub: a commit status (a check run as an App), one updated PR comment, the job summary."""
 
 from __future__ import annotations
 
@@ -14,13 +14,19 @@ from github import Auth, Github, GithubException
 from dtf.errors import PublishError
 from dtf.publishing.base import Delivery, DeliveryContext, PublisherOptions, PublishInput
 from dtf.publishing.content import counts_line, summary_markdown
+from dtf.publishing.github_checks import app_client, check_run_body, upsert_check_run
 from dtf.publishing.http import status_error, transport_errors
 
 _PR_REF = re.compile(r"^refs/pull/(\d+)/")
 
 
 class GitHubOptions(PublisherOptions):
-    """Repository and what to post; the token comes from `token_env`."""
+    """Repository and what to post; the token comes from `token_env`.
+
+    With `app_id` dtf acts as that GitHub App instead (its private key from
+    `private_key_env`): a check run replaces the commit status, and the PR comment is
+    posted by the app.
+    """
 
     repo: str
     url: str = "https://api.github.com"
@@ -31,6 +37,11 @@ class GitHubOptions(PublisherOptions):
     status: bool = True
     pr_comment: bool = True
     step_summary: bool = True
+    app_id: int | None = None
+    installation_id: int | None = None  # default: the app's installation on `repo`
+    private_key_env: str = "DTF_GITHUB_APP_PRIVATE_KEY"
+    check_name: str | None = None  # default: `context`
+    details_url: str | None = None  # default: the Prefect flow run; {run_id}, {campaign}
 
 
 def marker_of(campaign: str) -> str:
@@ -63,7 +74,10 @@ class GitHubPublisher:
         target = f"github {o.repo}"
         out = []
         sha = o.sha or run.facts.run.get("ref") or os.environ.get("GITHUB_SHA")
-        if o.status and sha:
+        if o.status and sha and o.app_id is not None:
+            body = check_run_body(run, str(sha), o.check_name or o.context, o.details_url)
+            out.append(Delivery("check_run", str(sha), target, body))
+        elif o.status and sha:
             body = {
                 "sha": str(sha),
                 "state": state_of(run),
@@ -91,15 +105,10 @@ class GitHubPublisher:
         if kind == "step_summary":
             return _append_once(Path(str(body["path"])), str(body["markdown"]), str(body["marker"]))
         with self._errors():
-            client = Github(
-                base_url=self.options.url,
-                auth=Auth.Token(ctx.secret(self.options.token_env)),
-                timeout=int(max(1, self.options.timeout_seconds)),
-                retry=None,
-                seconds_between_requests=None,
-                seconds_between_writes=None,
-            )
-            repo = client.get_repo(self.options.repo)
+            repo = self._client(ctx).get_repo(self.options.repo)
+            if kind == "check_run":
+                assert self.options.app_id is not None  # planned only for an app
+                return upsert_check_run(repo, body, self.options.app_id)
             if kind == "status":
                 status = repo.get_commit(str(body["sha"])).create_status(
                     state=str(body["state"]),
@@ -109,6 +118,17 @@ class GitHubPublisher:
                 )
                 return f"status:{status.id}"
             return self._comment(repo, body)
+
+    def _client(self, ctx: DeliveryContext) -> Github:
+        o = self.options
+        timeout = int(max(1, o.timeout_seconds))
+        if o.app_id is not None:
+            key = ctx.secret_of(o, "private_key")
+            return app_client(o.url, o.app_id, o.installation_id, o.repo, key, timeout)
+        return Github(
+            base_url=o.url, auth=Auth.Token(ctx.secret_of(o, "token")), timeout=timeout,
+            retry=None, seconds_between_requests=None, seconds_between_writes=None,
+        )  # fmt: skip
 
     def _comment(self, repo: Any, body: Mapping[str, Any]) -> str:
         """Edit the campaign's existing comment (found by its marker), or create it."""

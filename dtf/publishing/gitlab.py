@@ -97,7 +97,7 @@ class GitLabPublisher:
         session.hooks["response"].append(self._remember_headers)
         return gitlab.Gitlab(
             self.options.url,
-            private_token=ctx.secret(self.options.token_env),
+            private_token=ctx.secret_of(self.options, "token"),
             timeout=self.options.timeout_seconds,
             session=session,
             retry_transient_errors=False,

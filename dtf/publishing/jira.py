@@ -73,9 +73,11 @@ class JiraPublisher:
 
     def _client(self, ctx: DeliveryContext) -> JIRA:
         o = self.options
-        token = ctx.secret(o.token_env)
+        token = ctx.secret_of(o, "token")
         auth: dict[str, Any] = (
-            {"basic_auth": (ctx.secret(o.user_env), token)} if o.user_env else {"token_auth": token}
+            {"basic_auth": (ctx.secret_of(o, "user"), token)}
+            if o.has_secret("user")
+            else {"token_auth": token}
         )
         # dtf retries on its own budget; the library's own retry loop would hide 429s.
         return JIRA(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from dtf.errors import DtfError, PublishError
 from dtf.publishing.base import (
     DeliveryContext,
+    PublisherOptions,
     PublishInput,
     build_publisher,
     delivery_id,
@@ -70,6 +71,16 @@ def plan_run(
     return planned
 
 
+def record_run(
+    store: ResultStore,
+    run_id: str,
+    specs: Sequence[PublisherSpec],
+    validation: ValidationOutcome | None = None,
+) -> int:
+    """Record the run's deliveries in the outbox (those already there are kept as they are)."""
+    return Outbox(store).record(plan_run(store, run_id, specs, validation))
+
+
 def publish_run(
     store: ResultStore,
     run_id: str,
@@ -77,13 +88,23 @@ def publish_run(
     *,
     validation: ValidationOutcome | None = None,
     env: Mapping[str, str] | None = None,
+    blocks: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PublishReport:
     """Record the run's deliveries in the outbox, then deliver every pending one of the run."""
-    recorded = Outbox(store).record(plan_run(store, run_id, specs, validation))
-    report = deliver_pending(store, run_id, env=env, sleep=sleep)
+    recorded = record_run(store, run_id, specs, validation)
+    report = deliver_pending(store, run_id, env=env, blocks=blocks, sleep=sleep)
     report.recorded = recorded
     return report
+
+
+def blocks_needed(store: ResultStore, run_id: str | None = None) -> list[str]:
+    """The Prefect Secret blocks that the pending deliveries (of one run, or all) read."""
+    names: set[str] = set()
+    for row in Outbox(store).pending(run_id):
+        options = row.payload.get("options") or {}
+        names.update(str(v) for v in (options.get("secret_blocks") or {}).values())
+    return sorted(names)
 
 
 def deliver_pending(
@@ -91,14 +112,17 @@ def deliver_pending(
     run_id: str | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    blocks: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PublishReport:
     """Deliver pending outbox rows (of one run, or all), oldest first.
 
+    Secrets come from `env` (default: this process's environment) and from `blocks`, the
+    values of the Prefect Secret blocks the rows name, resolved by the caller.
     A target that stays unavailable after its retry budget is not tried again in this pass:
     its remaining rows stay pending for `dtf publish --retry`.
     """
-    env = dict(os.environ if env is None else env)
+    secrets = Secrets(dict(os.environ if env is None else env), dict(blocks or {}))
     box = Outbox(store)
     report = PublishReport()
     down: dict[str, str] = {}
@@ -108,7 +132,7 @@ def deliver_pending(
             report.pending[row.delivery_id] = down[row.name]
             box.mark_failed(row.delivery_id, down[row.name], 0)
             continue
-        error = _deliver_row(store, box, row, env, deadlines, sleep, report)
+        error = _deliver_row(store, box, row, secrets, deadlines, sleep, report)
         if error is not None and error.transient:
             down[row.name] = (
                 f"not tried: {row.name} was unavailable ({report.pending[row.delivery_id]})"
@@ -116,22 +140,36 @@ def deliver_pending(
     return report
 
 
+@dataclass(frozen=True)
+class Secrets:
+    """Where deliveries read secrets: environment variables and resolved Secret blocks."""
+
+    env: Mapping[str, str]
+    blocks: Mapping[str, str]
+
+    def values_of(self, options: PublisherOptions) -> list[str]:
+        """Every secret value the publisher may use, to redact from what is stored."""
+        from_env = [self.env.get(name, "") for name in options.secret_names()]
+        return from_env + [self.blocks.get(name, "") for name in options.block_names()]
+
+
 def _deliver_row(
     store: ResultStore,
     box: Outbox,
     row: OutboxRow,
-    env: Mapping[str, str],
+    secrets: Secrets,
     deadlines: dict[str, Deadline],
     sleep: Callable[[float], None],
     report: PublishReport,
 ) -> PublishError | None:
     budget = RetryBudget.model_validate(row.payload.get("retry") or {})
     deadline = deadlines.setdefault(row.name, Deadline(budget.budget_seconds))
-    secrets: list[str] = []
+    values: list[str] = []
     try:
         publisher, options = build_publisher(row.publisher, row.payload.get("options") or {})
-        secrets = [env.get(name, "") for name in options.secret_names()]
-        ctx = DeliveryContext(store, row.run_id, row.name, row.delivery_id, env, box.remote_ref)
+        values = secrets.values_of(options)
+        ctx = DeliveryContext(store, row.run_id, row.name, row.delivery_id, secrets.env,
+                              box.remote_ref, secrets.blocks)  # fmt: skip
         body = row.payload.get("body") or {}
         kind = str(row.payload.get("kind") or "")
         ref, attempts = call_with_retry(
@@ -147,7 +185,7 @@ def _deliver_row(
         report.sent[row.delivery_id] = ref
         log.info("delivered %s -> %s", row.delivery_id, ref)
         return None
-    message = redact(str(error or "no reference returned"), secrets)
+    message = redact(str(error or "no reference returned"), values)
     box.mark_failed(row.delivery_id, message, count)
     report.pending[row.delivery_id] = message
     log.warning("left pending %s: %s", row.delivery_id, message)

@@ -57,7 +57,7 @@ class SlackPublisher:
     def deliver(self, kind: str, body: Mapping[str, Any], ctx: DeliveryContext) -> str:
         with self._errors():
             client = WebClient(
-                token=ctx.secret(self.options.token_env),
+                token=ctx.secret_of(self.options, "token"),
                 base_url=self.options.base_url,
                 timeout=int(max(1, self.options.timeout_seconds)),
                 retry_handlers=[],

@@ -8,8 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-# Keys that would put a secret into the campaign file; they must name an env var instead.
-_SECRET_KEY = re.compile(r"(token|password|secret|api_key|apikey|webhook)$", re.IGNORECASE)
+# Keys that would put a secret into the campaign file; they must name an env var or a Prefect
+# Secret block instead (`token_env`, `token_secret_block`).
+_SECRET_KEY = re.compile(
+    r"(token|password|secret|api_key|apikey|private_key|webhook)$", re.IGNORECASE
+)
 
 
 class RetryBudget(BaseModel):
@@ -39,7 +42,8 @@ class PublisherSpec(BaseModel):
             if _SECRET_KEY.search(key):
                 raise ValueError(
                     f"'{key}' looks like a secret: campaign files never hold secrets; "
-                    f"name the environment variable instead ('{key}_env')"
+                    f"name the environment variable ('{key}_env') or the Prefect Secret "
+                    f"block ('{key}_secret_block') that holds it"
                 )
         if self.name is not None and not _NAME.match(self.name):
             raise ValueError("name must be 1-63 letters, digits, '_', '.' or '-'")

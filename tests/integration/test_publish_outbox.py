@@ -129,12 +129,22 @@ def test_secrets_appear_nowhere_in_the_store_logs_or_reports(
     jira.fail_next(1, status=500)
     slack.fail_next(1, status=429, headers={"Retry-After": "0"})
     github.outage = True  # failures too: error messages must not carry the token
-    publish_run(store, "r2", specs(*fakes), validation=outcome, env=ENV, sleep=lambda s: None)
-    bad_env = {**ENV, "DTF_JIRA_TOKEN": SECRET + "-wrong"}
+    # Slack's token comes from a Prefect Secret block, resolved by the caller (the flow).
+    jira_spec, slack_spec, github_spec = specs(*fakes)
+    slack_spec = PublisherSpec.model_validate(
+        {**slack_spec.model_dump(), **slack_spec.options, "token_secret_block": "slack-bot"}
+    )
+    blocks = {"slack-bot": SECRET}
+    env = {k: v for k, v in ENV.items() if k != "DTF_SLACK_TOKEN"}
+    chosen = [jira_spec, slack_spec, github_spec]
+    publish_run(store, "r2", chosen, validation=outcome, env=env, blocks=blocks,
+                sleep=lambda s: None)  # fmt: skip
+    bad_env = {**env, "DTF_JIRA_TOKEN": SECRET + "-wrong"}
     seed_current(store, "r3")
-    publish_run(store, "r3", specs(*fakes), env=bad_env, sleep=lambda s: None)
+    publish_run(store, "r3", chosen, env=bad_env, blocks=blocks, sleep=lambda s: None)
 
     assert len(jira.issues) == 3  # the publish really ran, with the token
+    assert len(slack.posted()) == 4  # and with the block's token: two runs, two messages each
     dumped = []
     with store.transaction() as conn:
         for table in metadata.sorted_tables:
