@@ -25,11 +25,16 @@ class LaunchRequest:
     resume: bool = False
     matrix: Mapping[str, str] = field(default_factory=dict)
     campaign: str = ""  # the campaign's name, for the flow run's tags
+    runs: int = 0  # the verify-quarantine launcher: how many times each quarantined test runs
 
 
 @dataclass(frozen=True)
 class LaunchResult:
-    """The final state of the flow run; the verdict itself is in the store."""
+    """The final state of the flow run; the verdict itself is in the store.
+
+    The verify-quarantine launcher puts its report (released and kept patterns) in `message`,
+    as JSON, when the flow completes.
+    """
 
     run_id: str
     state: str

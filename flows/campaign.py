@@ -29,20 +29,17 @@ from dtf.planning.manifest import Manifest
 from dtf.planning.placement import fits, unplaceable
 from dtf.planning.shards import Shard
 from dtf.quarantine import excused
-from dtf.recovery.book import RecoveryBook
-from dtf.recovery.registry import default_ladder
 from dtf.reporting import failures_markdown, summary_markdown
 from dtf.reports.html import write_report
 from dtf.runs import new_run_id, run_title
 from dtf.spec.matrix import resolve_matrix
 from dtf.spec.models import Campaign, Suite
 from dtf.spec.resolve import resolve_target
-from dtf.store import recovery as recovery_store
 from dtf.store.quarantines import quarantines
 from dtf.store.results import ResultStore, ShardRecord
 from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
 from flows.finalize import publish_run, validate_run
-from flows.shard_runs import ShardExecutor
+from flows.shard_runs import shard_executor
 from tasks.shards import discover_suite
 
 
@@ -129,20 +126,44 @@ def _planned(
     store: ResultStore,
     matrix: dict[str, str],
 ) -> tuple[Manifest, Path]:
-    run_id = params.run_id or new_run_id(spec.name)
+    workspace, discovered = discover_campaign(params, spec, source)
+    return record_plan(params, spec, source, store, matrix, workspace, discovered)
+
+
+def discover_campaign(
+    params: CampaignParams, spec: Campaign, source: Path
+) -> tuple[WorkspaceSpec, dict[str, Discovered]]:
+    """The run's workspace and each suite's collected tests."""
     # A git ref is pinned to one SHA here, once: every shard of the run tests that commit.
     workspace = plan_workspace(source if isinstance(spec.source, str) else spec.source,
                                spec.environment)  # fmt: skip
-    discovered = _discover(spec, source, workspace, params.keyword, params.marker)
+    return workspace, _discover(spec, source, workspace, params.keyword, params.marker)
+
+
+def record_plan(
+    params: CampaignParams,
+    spec: Campaign,
+    source: Path,
+    store: ResultStore,
+    matrix: dict[str, str],
+    workspace: WorkspaceSpec,
+    discovered: dict[str, Discovered],
+    *,
+    stored_as: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[Manifest, Path]:
+    """Plan the discovered tests, check placement, write the manifest and start the run in
+    the store (as campaign `stored_as`, default the spec's name; `extra` parameters too)."""
+    run_id = params.run_id or new_run_id(spec.name)
     manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source)
     manifest = manifest.model_copy(update={"workspace": workspace})
     unplaced = _check_placement(manifest, spec, params.scheduler_address)
     path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
     recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
                 "limits": params.limits or {}, "matrix": matrix,
-                **workspace_parameters(workspace)}  # fmt: skip
+                **workspace_parameters(workspace), **(extra or {})}  # fmt: skip
     where = str(source) if isinstance(spec.source, str) else spec.source.git
-    store.start_run(run_id, spec.name, source=where, parameters=recorded,
+    store.start_run(run_id, stored_as or spec.name, source=where, parameters=recorded,
                     trigger=params.trigger, planned_tests=manifest.planned_tests(),
                     ref=workspace.sha or params.ref, matrix=matrix)  # fmt: skip
     get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
@@ -256,14 +277,7 @@ def _run_levels(
     manifest: Manifest, manifest_path: str, store: ResultStore, spec: Campaign, address: str
 ) -> list[str]:
     """Run each level's shards; skip suites whose dependencies failed. Returns lost shards."""
-    fleet = {w.name: w.resources for w in live_workers(address)}
-    book = RecoveryBook(fleet=fleet, circuits=recovery_store.load_circuits(store))
-    executor = ShardExecutor(
-        manifest, manifest_path, store, book, default_ladder(),
-        fallbacks={s.name: s.fallbacks for s in spec.suites},
-        reruns={s.name: s.reruns if s.reruns is not None else spec.defaults.reruns
-                for s in spec.suites},
-    )  # fmt: skip
+    executor = shard_executor(manifest, manifest_path, store, spec, address)
     skipped: set[str] = set()
     for level in manifest.levels:
         ran = [s for s in level if s not in skipped]
@@ -272,7 +286,7 @@ def _run_levels(
         for skip in skips_after(spec.suites, _gates(store, manifest.run_id, spec, ran), skipped):
             skipped.add(skip.suite)
             _record_skipped(store, manifest, skip.suite, skip.reason)
-    recovery_store.save_circuits(store, book.circuits.values())
+    executor.save_circuits()
     return executor.lost
 
 

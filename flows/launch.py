@@ -1,10 +1,12 @@
-"""Runs the campaign flow in this process on a Dask cluster; the `dtf.launchers` entry point."""
+"""Runs dtf's flows in this process on a Dask cluster; the `dtf.launchers` entry points."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from prefect import tags
+from prefect import Flow, tags
+from prefect.client.schemas.objects import State
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect_dask import DaskTaskRunner
@@ -12,28 +14,48 @@ from prefect_dask import DaskTaskRunner
 from dtf.errors import DtfError
 from dtf.launching import LaunchRequest, LaunchResult
 from flows.campaign import campaign
+from flows.verify_quarantine import TRIGGER, verify_quarantine
 
 
 def launch_campaign(request: LaunchRequest) -> LaunchResult:
     """Run one campaign to its end and report its final state; dtf errors are re-raised."""
-    runner = DaskTaskRunner(address=request.scheduler_address)
-    flow = campaign.with_options(task_runner=runner)
-    with tags(f"campaign:{request.campaign}", f"trigger:{request.trigger}"):
-        state = flow(
-            target=request.target,
-            run_id=request.run_id,
-            keyword=request.keyword,
-            marker=request.marker,
-            limits=dict(request.limits) or None,
-            scheduler_address=request.scheduler_address,
-            trigger=request.trigger,
-            resume=request.resume,
-            matrix=dict(request.matrix) or None,
-            return_state=True,
-        )
-    _drain_prefect_workers()
+    state = _run(
+        campaign, request, request.trigger,
+        target=request.target, run_id=request.run_id, keyword=request.keyword,
+        marker=request.marker, limits=dict(request.limits) or None,
+        scheduler_address=request.scheduler_address, trigger=request.trigger,
+        resume=request.resume, matrix=dict(request.matrix) or None,
+    )  # fmt: skip
     if state.is_completed():
         return LaunchResult(run_id=request.run_id, state=state.name, message="")
+    return _failed(request, state)
+
+
+def launch_verify_quarantine(request: LaunchRequest) -> LaunchResult:
+    """Verify the campaign's quarantines (`request.runs` times each); the report, as JSON,
+    is the result's message."""
+    state = _run(
+        verify_quarantine, request, TRIGGER,
+        target=request.target, runs=request.runs or 5, run_id=request.run_id,
+        scheduler_address=request.scheduler_address,
+    )  # fmt: skip
+    if state.is_completed():
+        report = state.result()
+        return LaunchResult(run_id=str(report.get("run_id") or ""), state=state.name,
+                            message=json.dumps(report))  # fmt: skip
+    return _failed(request, state)
+
+
+def _run(flow: Flow[..., Any], request: LaunchRequest, tagged: str, **params: Any) -> State:
+    """Run `flow` on the request's Dask cluster, tagged with the campaign and trigger `tagged`."""
+    runner = DaskTaskRunner(address=request.scheduler_address)
+    with tags(f"campaign:{request.campaign}", f"trigger:{tagged}"):
+        state: State = flow.with_options(task_runner=runner)(**params, return_state=True)
+    _drain_prefect_workers()
+    return state
+
+
+def _failed(request: LaunchRequest, state: State) -> LaunchResult:
     error: Any = state.result(raise_on_failure=False)
     if isinstance(error, DtfError):
         raise error

@@ -11,12 +11,16 @@ import dask
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
+from dtf.cluster.fleet import live_workers
 from dtf.execution.outcomes import FAILING_OUTCOMES, CaseResult, ShardOutcome
 from dtf.planning.manifest import Manifest
 from dtf.planning.schedule import Worker, submission_order
-from dtf.recovery.book import Attempt, RecoveryBook, batch_homes
+from dtf.recovery.book import Admission, Attempt, RecoveryBook, batch_homes
+from dtf.recovery.circuit import HARDWARE_SCOPE, WORKER_SCOPE
 from dtf.recovery.ladder import RecoveryAction, RecoveryLadder
+from dtf.recovery.registry import default_ladder
 from dtf.recovery.taxonomy import ErrorClass, Failure, classify_exception
+from dtf.spec.models import Campaign
 from dtf.store import recovery as recovery_store
 from dtf.store.results import ResultStore, ShardRecord
 from tasks.shards import run_shard_task
@@ -57,16 +61,22 @@ class ShardExecutor:
         self.failing: dict[str, tuple[int, str]] = {}  # test -> (attempt, first failure line)
         self.reruns_done: dict[str, int] = {}
         self.failed_suites: set[str] = set()
+        self.waiting: list[Attempt] = []  # held while their hardware class is probed
 
-    def run(self, suites: list[str]) -> None:
+    def run(self, suites: list[str], repeat: int = 1) -> None:
+        """Run the suites' shards, each `repeat` times (attempts 0..repeat-1), to the end."""
         shards = [s for s in self.manifest.shards if s.suite in suites]
         fleet = [Worker(name, res) for name, res in sorted(self.book.fleet.items())]
         homes = batch_homes(shards, self.book.fleet)
-        for shard in submission_order(shards, fleet):
-            number = self.book.next_number(shard.shard_id)
-            prefer = homes.get(shard.batch_key) if shard.batch_key else None
-            self._submit(Attempt(shard, number, dict(shard.needs), prefer=prefer))
-        while self.pending:
+        for _ in range(repeat):
+            for shard in submission_order(shards, fleet):
+                number = self.book.next_number(shard.shard_id)
+                prefer = homes.get(shard.batch_key) if shard.batch_key else None
+                self._submit(Attempt(shard, number, dict(shard.needs), prefer=prefer))
+        while self.pending or self.waiting:
+            if not self.pending:
+                self._resubmit_waiting()  # defensive: nothing left to wait for
+                continue
             future = next(as_completed(list(self.pending)))
             attempt = self.pending.pop(future)
             try:
@@ -78,8 +88,22 @@ class ShardExecutor:
                 _release(future)
             self._completed(attempt, outcome)
 
+    def save_circuits(self) -> None:
+        recovery_store.save_circuits(
+            self.store, [*self.book.circuits.values(), *self.book.class_circuits.values()]
+        )
+
     def _submit(self, attempt: Attempt) -> None:
         now = time.time()
+        admission = self.book.admit(attempt, now)
+        if admission is Admission.WAIT:
+            self.waiting.append(attempt)
+            return
+        if admission is Admission.REFUSE:
+            circuit = self.book.class_circuit(attempt.hardware)
+            reason = f"hardware circuit '{attempt.hardware}' is open: {circuit.reason[:300]}"
+            self._recover(attempt, Failure(ErrorClass.INFRASTRUCTURE, "circuit_open", reason))
+            return
         allowed = [w for w in self.book.allowed_workers(attempt.needs, now)
                    if w not in attempt.exclude]  # fmt: skip
         if not allowed:
@@ -104,7 +128,10 @@ class ShardExecutor:
         self.pending[future] = attempt
 
     def _completed(self, attempt: Attempt, outcome: ShardOutcome) -> None:
-        self.book.worker_succeeded(outcome.worker, time.time())
+        now = time.time()
+        self.book.worker_succeeded(outcome.worker, now)
+        self.book.class_succeeded(attempt, now)
+        self._probe_done(attempt)
         if attempt.event_id:
             recovery_store.settle_event(self.store, attempt.event_id, "recovered")
         outcome = self._mark_flaky(attempt, outcome)
@@ -143,11 +170,23 @@ class ShardExecutor:
         ]  # fmt: skip
         return dataclasses.replace(outcome, results=marked)
 
+    def _probe_done(self, attempt: Attempt) -> None:
+        """After a class's probe: the attempts it held go again (closed: run; open: recover)."""
+        if self.book.end_probe(attempt):
+            self._resubmit_waiting()
+
+    def _resubmit_waiting(self) -> None:
+        held, self.waiting = self.waiting, []
+        for attempt in held:
+            self._submit(attempt)
+
     def _recover(self, attempt: Attempt, failure: Failure) -> None:
         now = time.time()
         if failure.worker:
-            circuit = self.book.worker_failed(failure.worker, now, failure.message[:500])
-            recovery_store.save_circuits(self.store, [circuit])
+            reason = failure.message[:500]
+            circuit = self.book.worker_failed(failure.worker, now, reason)
+            hardware = self.book.class_failed(attempt, failure.worker, now, reason)
+            recovery_store.save_circuits(self.store, [circuit, hardware])
         if attempt.event_id:
             recovery_store.settle_event(self.store, attempt.event_id, "failed")
         fallbacks = tuple(self.fallbacks.get(attempt.shard.suite, ()))
@@ -161,6 +200,7 @@ class ShardExecutor:
             self._give_up(attempt, action)
         for follow_up in follow_ups:
             self._submit(follow_up)
+        self._probe_done(attempt)
 
     def _record_event(
         self, attempt: Attempt, failure: Failure, action: RecoveryAction, event_id: str
@@ -191,6 +231,31 @@ class ShardExecutor:
         return ShardRecord(self.manifest.run_id, attempt.record_id, shard.suite, attempt.number,
                            dict(attempt.needs), len(attempt.nodeids),
                            shard.estimated_seconds)  # fmt: skip
+
+
+def shard_executor(
+    manifest: Manifest,
+    manifest_path: str,
+    store: ResultStore,
+    spec: Campaign,
+    address: str,
+    *,
+    reruns: bool = True,
+) -> ShardExecutor:
+    """An executor over the live fleet, with the breakers (per worker and per hardware
+    class) the store remembers; `reruns=False` never re-runs failed tests."""
+    fleet = {w.name: w.resources for w in live_workers(address)}
+    book = RecoveryBook(
+        fleet=fleet,
+        circuits=recovery_store.load_circuits(store, WORKER_SCOPE),
+        class_circuits=recovery_store.load_circuits(store, HARDWARE_SCOPE),
+    )
+    return ShardExecutor(
+        manifest, manifest_path, store, book, default_ladder(),
+        fallbacks={s.name: s.fallbacks for s in spec.suites},
+        reruns={s.name: (s.reruns if s.reruns is not None else spec.defaults.reruns)
+                if reruns else 0 for s in spec.suites},
+    )  # fmt: skip
 
 
 def _release(future: PrefectFuture[ShardOutcome]) -> None:

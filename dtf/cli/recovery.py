@@ -1,4 +1,4 @@
-"""`dtf recovery stats` and `dtf circuits`: what the recovery ladder has learned and decided."""
+"""`dtf recovery stats` and `dtf recovery circuits`: what the ladder learned and decided."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dtf.cli.app import app, console
 from dtf.config import database_url
+from dtf.recovery.circuit import POLICIES, CircuitPolicy, CircuitState
 from dtf.store import recovery as recovery_store
 from dtf.store.results import ResultStore
 
@@ -44,26 +45,45 @@ def stats(as_json: AsJson = False) -> None:
 
 @recovery_app.command("circuits")
 def circuits(as_json: AsJson = False) -> None:
-    """Circuit breakers per worker: state, recent failures and why."""
+    """Circuit breakers per worker and per hardware class: state, recent failures and why."""
     store = ResultStore(database_url())
     try:
-        found = recovery_store.load_circuits(store)
+        rows = circuit_rows(store, time.time())
     finally:
         store.close()
-    rows: list[dict[str, Any]] = [
-        {"worker": c.subject, "state": c.state.value, "failures": len(c.failures),
-         "opened_at": c.opened_at, "reason": c.reason}
-        for c in sorted(found.values(), key=lambda c: c.subject)
-    ]  # fmt: skip
     if as_json:
         print(json.dumps(rows, indent=1))
         return
-    table = Table(title="Circuit breakers")
-    for column in ("worker", "state", "failures", "opened", "reason"):
+    console.print(circuits_table(rows, "Circuit breakers"))
+
+
+def circuit_rows(
+    store: ResultStore, now: float, tripped_only: bool = False
+) -> list[dict[str, Any]]:
+    """Stored breakers as of `now` (an open one past its cool-down reads half-open);
+    `tripped_only` leaves the closed ones out. `until`: when an open one turns half-open."""
+    rows: list[dict[str, Any]] = []
+    for stored in recovery_store.all_circuits(store):
+        policy = POLICIES.get(stored.scope, CircuitPolicy())
+        circuit = stored.current(now, policy)
+        if tripped_only and circuit.state is CircuitState.CLOSED:
+            continue
+        rows.append({"scope": circuit.scope, "subject": circuit.subject,
+                     "state": circuit.state.value, "failures": len(circuit.failures),
+                     "opened_at": circuit.opened_at, "until": circuit.open_until(policy),
+                     "reason": circuit.reason})  # fmt: skip
+    return rows
+
+
+def circuits_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("scope", "subject", "state", "failures", "opened", "until", "reason"):
         table.add_column(column)
     for r in rows:
-        opened = (
-            time.strftime("%H:%M:%S", time.localtime(r["opened_at"])) if r["opened_at"] else "-"
-        )
-        table.add_row(r["worker"], r["state"], str(r["failures"]), opened, r["reason"][:80])
-    console.print(table)
+        table.add_row(r["scope"], r["subject"], r["state"], str(r["failures"]),
+                      _clock(r["opened_at"]), _clock(r["until"]), r["reason"][:80])  # fmt: skip
+    return table
+
+
+def _clock(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"

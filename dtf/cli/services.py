@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from dtf.cli.app import app, console
+from dtf.cli.recovery import circuit_rows, circuits_table
 from dtf.cluster.fleet import WorkerInfo, live_workers
 from dtf.cluster.fleetfile import load_fleet_profile
-from dtf.cluster.local import cluster_status, ensure_cluster, stop_cluster
+from dtf.cluster.local import (
+    ClusterInfo,
+    cluster_status,
+    ensure_cluster,
+    running_cluster,
+    stop_cluster,
+)
 from dtf.cluster.profiles import default_profiles, local_browsers
 from dtf.cluster.worker import TlsFiles
-from dtf.config import dtf_home
+from dtf.config import database_url, dtf_home
 from dtf.fingerprint import code_fingerprint
 from dtf.hardware.resources import resources_arg
 from dtf.server import (
@@ -26,6 +35,7 @@ from dtf.server import (
     server_status,
     stop_server,
 )
+from dtf.store.results import ResultStore
 
 server_app = typer.Typer(help="The local Prefect server dtf manages.", no_args_is_help=True)
 cluster_app = typer.Typer(help="The local Dask cluster dtf manages.", no_args_is_help=True)
@@ -34,6 +44,7 @@ app.add_typer(cluster_app, name="cluster")
 
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Local cluster size.")]
 TlsPath = Annotated[Path | None, typer.Option(exists=True, dir_okay=False)]
+DUCKDB_PREFIX = "duckdb:///"
 
 
 def prefect_server(home: Path) -> ServerInfo:
@@ -42,6 +53,22 @@ def prefect_server(home: Path) -> ServerInfo:
     if configured:
         return ServerInfo(api_url=configured.rstrip("/"), pid=None, managed=False)
     return ensure_server(home)
+
+
+def local_services(home: Path, workers: int | None) -> tuple[ServerInfo, ClusterInfo]:
+    """The Prefect server (configured or managed) and the local cluster a flow runs on.
+
+    Sets PREFECT_API_URL in this process, so the flow never starts an ephemeral API. A
+    running cluster (say, a rehearsal fleet) is reused unless `workers` asks for a size.
+    """
+    server = prefect_server(home)
+    env = {"PREFECT_API_URL": server.api_url, **server_env(home)}
+    os.environ.update(env)
+    env["DTF_CODE_FINGERPRINT"] = code_fingerprint()
+    cluster = (running_cluster(home, env) if workers is None else None) or ensure_cluster(
+        home, default_profiles(workers or 2, local_browsers()), env
+    )
+    return server, cluster
 
 
 @app.command()
@@ -110,18 +137,46 @@ def cluster_state(
     tls_ca_file: TlsPath = None,
     tls_cert: TlsPath = None,
     tls_key: TlsPath = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a cluster's workers, resources and load; exit 1 if it does not run."""
+    """Show a cluster's workers, resources and load, and the circuit breakers the store
+    holds open or half-open (per worker and per hardware class); exit 1 if it does not run."""
+    tripped = tripped_circuits()
     tls = TlsFiles.from_options(tls_ca_file, tls_cert, tls_key)
     address = scheduler
     if address is None:
         info = cluster_status(dtf_home())
-        if info is None:
-            console.print("not running")
-            raise typer.Exit(1)
-        address = info.address
-    workers = live_workers(address, security=tls.security() if tls else None)
-    console.print(fleet_table(address, workers))
+        address = info.address if info is not None else None
+    workers = live_workers(address, security=tls.security() if tls else None) if address else []
+    if as_json:
+        print(json.dumps({"scheduler": address, "running": address is not None,
+                          "workers": [_worker_json(w) for w in workers],
+                          "circuits": tripped}, indent=1))  # fmt: skip
+    else:
+        console.print(fleet_table(address, workers) if address else "not running")
+        console.print(circuits_table(tripped, "Open circuit breakers") if tripped
+                      else "circuit breakers: none open")  # fmt: skip
+    if address is None:
+        raise typer.Exit(1)
+
+
+def tripped_circuits() -> list[dict[str, Any]]:
+    """The open and half-open breakers in the results store (none when there is no store)."""
+    url = database_url()
+    if url.startswith(DUCKDB_PREFIX) and not Path(url.removeprefix(DUCKDB_PREFIX)).is_file():
+        return []  # no campaign has run here: do not create a store just to look
+    store = ResultStore(url)
+    try:
+        return circuit_rows(store, time.time(), tripped_only=True)
+    finally:
+        store.close()
+
+
+def _worker_json(worker: WorkerInfo) -> dict[str, Any]:
+    return {"name": worker.name, "address": worker.address, "resources": worker.resources,
+            "nthreads": worker.nthreads, "processing": worker.processing,
+            "simulated": list(worker.simulated) if worker.simulated is not None else None,
+            "hardware": _hardware_summary(worker)}  # fmt: skip
 
 
 def fleet_table(address: str, workers: list[WorkerInfo]) -> Table:

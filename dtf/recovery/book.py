@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from dtf.planning.placement import fits, hardware_class
 from dtf.planning.shards import Shard
-from dtf.recovery.circuit import Circuit, CircuitPolicy
+from dtf.recovery.circuit import (
+    HARDWARE_POLICY,
+    HARDWARE_SCOPE,
+    Circuit,
+    CircuitPolicy,
+    CircuitState,
+)
 from dtf.recovery.ladder import RecoveryAction, RecoveryContext, Rung
 from dtf.recovery.taxonomy import Failure
 
@@ -41,6 +48,19 @@ class Attempt:
     def hardware(self) -> str:
         return hardware_class(self.needs)
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.record_id, self.number)
+
+
+class Admission(StrEnum):
+    """What an attempt's hardware-class breaker says when the attempt is about to be submitted."""
+
+    SUBMIT = "submit"  # closed
+    PROBE = "probe"  # half-open: this attempt is the one probe
+    WAIT = "wait"  # half-open: another attempt is probing; wait for its outcome
+    REFUSE = "refuse"  # open: not to this class (fall back or give up)
+
 
 @dataclass
 class RecoveryBook:
@@ -52,6 +72,9 @@ class RecoveryBook:
     attempts: dict[str, int] = field(default_factory=dict)
     failed_workers: dict[str, set[str]] = field(default_factory=dict)
     used: dict[str, dict[Rung, int]] = field(default_factory=dict)
+    class_policy: CircuitPolicy = HARDWARE_POLICY
+    class_circuits: dict[str, Circuit] = field(default_factory=dict)  # by hardware class
+    probes: dict[str, tuple[str, int]] = field(default_factory=dict)  # class -> probing attempt
 
     def next_number(self, shard_id: str) -> int:
         number = self.attempts.get(shard_id, -1) + 1
@@ -62,7 +85,12 @@ class RecoveryBook:
         return sorted(name for name, offered in self.fleet.items() if fits(needs, offered))
 
     def allowed_workers(self, needs: Mapping[str, float], now: float) -> list[str]:
-        """Workers that fit `needs` and whose circuit lets shards through, by name."""
+        """Workers that fit `needs` and whose circuit lets shards through, by name; none
+        while the circuit of the hardware class of `needs` is open."""
+        if self.class_circuits:
+            hardware = self.class_circuits.get(hardware_class(needs))
+            if hardware is not None and not hardware.allows(now, self.class_policy):
+                return []
         return sorted(
             name
             for name, offered in self.fleet.items()
@@ -80,6 +108,42 @@ class RecoveryBook:
     def worker_succeeded(self, worker: str, now: float) -> Circuit:
         circuit = self.circuit(worker).record_success(now, self.policy)
         self.circuits[worker] = circuit
+        return circuit
+
+    def class_circuit(self, hardware: str) -> Circuit:
+        return self.class_circuits.get(hardware) or Circuit(HARDWARE_SCOPE, hardware)
+
+    def admit(self, attempt: Attempt, now: float) -> Admission:
+        """Whether the attempt's hardware class takes it now; a half-open class takes one
+        probe at a time and holds the other attempts until the probe's outcome is known."""
+        hardware = attempt.hardware
+        state = self.class_circuit(hardware).current(now, self.class_policy).state
+        if state is CircuitState.CLOSED:
+            return Admission.SUBMIT
+        if state is CircuitState.OPEN:
+            return Admission.REFUSE
+        probing = self.probes.setdefault(hardware, attempt.key)
+        return Admission.PROBE if probing == attempt.key else Admission.WAIT
+
+    def end_probe(self, attempt: Attempt) -> bool:
+        """Forget `attempt` as its class's probe; True when it was the probe."""
+        if self.probes.get(attempt.hardware) != attempt.key:
+            return False
+        del self.probes[attempt.hardware]
+        return True
+
+    def class_failed(self, attempt: Attempt, worker: str, now: float, reason: str) -> Circuit:
+        """An infrastructure failure of `attempt` on `worker`, charged to its hardware class."""
+        members = len(self.fitting_workers(attempt.needs))
+        circuit = self.class_circuit(attempt.hardware).record_failure(
+            now, self.class_policy, reason, worker, members
+        )
+        self.class_circuits[attempt.hardware] = circuit
+        return circuit
+
+    def class_succeeded(self, attempt: Attempt, now: float) -> Circuit:
+        circuit = self.class_circuit(attempt.hardware).record_success(now, self.class_policy)
+        self.class_circuits[attempt.hardware] = circuit
         return circuit
 
     def context(

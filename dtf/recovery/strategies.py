@@ -83,5 +83,10 @@ class GiveUp:
     max_uses: int = 1
 
     def propose(self, failure: Failure, context: RecoveryContext) -> RecoveryAction | None:
-        why = "not recoverable" if not failure.recoverable else "every other rung was used"
+        if not failure.recoverable:
+            why = "not recoverable"
+        elif not context.healthy_workers and not context.fallbacks:
+            why = "no healthy worker and no fallback hardware"
+        else:
+            why = "every other rung was used"
         return RecoveryAction(self.rung, self.name, f"give up ({why}): {failure.message}")

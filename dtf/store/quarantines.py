@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 
@@ -32,8 +33,16 @@ def add_quarantine(store: ResultStore, entry: QuarantineEntry) -> None:
         )
 
 
-def release_quarantine(store: ResultStore, campaign: str, pattern: str) -> bool:
-    """Lift a quarantine (its history stays); False when there was none active."""
+def release_quarantine(
+    store: ResultStore, campaign: str, pattern: str, note: str | None = None
+) -> bool:
+    """Lift a quarantine (its history stays); False when there was none active.
+
+    `note` says why it was lifted; it is appended to the entry's reason, which keeps it.
+    """
+    values: dict[str, Any] = {"released_at": time.time()}
+    if note:
+        values["reason"] = quarantine.c.reason + f" [released: {note}]"
     with store.transaction() as conn:
         done = conn.execute(
             update(quarantine)
@@ -42,7 +51,7 @@ def release_quarantine(store: ResultStore, campaign: str, pattern: str) -> bool:
                 quarantine.c.test_id == pattern,
                 quarantine.c.released_at.is_(None),
             )
-            .values(released_at=time.time())
+            .values(**values)
         )
     return bool(done.rowcount)
 
@@ -70,6 +79,13 @@ def quarantines(
             added_at=r["added_at"],
             expires_at=r["expires_at"],
             hardware=r["hardware"],
+            released_at=r["released_at"],
         )
         for r in rows
     ]
+
+
+def active_quarantines(store: ResultStore, campaign: str) -> list[QuarantineEntry]:
+    """The campaign's quarantines in force now: not released, not expired."""
+    now = time.time()
+    return [e for e in quarantines(store, campaign) if e.active(now)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select, update
 
-from dtf.recovery.circuit import Circuit, CircuitState
+from dtf.recovery.circuit import WORKER_SCOPE, Circuit, CircuitState
 from dtf.recovery.ladder import SuccessRate
 from dtf.store.results import ResultStore
 from dtf.store.schema import circuit_states, recovery_events
@@ -86,21 +86,32 @@ def recovery_stats(store: ResultStore) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def load_circuits(store: ResultStore, scope: str = "worker") -> dict[str, Circuit]:
+def load_circuits(store: ResultStore, scope: str = WORKER_SCOPE) -> dict[str, Circuit]:
+    """The stored breakers of one scope ('worker' or 'hardware'), by subject."""
     query = select(circuit_states).where(circuit_states.c.scope == scope)
     with store.transaction() as conn:
         rows = conn.execute(query).mappings().all()
-    return {
-        r["subject"]: Circuit(
-            scope=scope,
-            subject=r["subject"],
-            state=CircuitState(r["state"]),
-            failures=tuple([r["opened_at"] or r["updated_at"]] * int(r["failures"])),
-            opened_at=r["opened_at"],
-            reason=r["reason"],
-        )
-        for r in rows
-    }
+    return {r["subject"]: _circuit(r) for r in rows}
+
+
+def all_circuits(store: ResultStore) -> list[Circuit]:
+    """Every stored breaker, workers and hardware classes, by scope then subject."""
+    query = select(circuit_states).order_by(circuit_states.c.scope, circuit_states.c.subject)
+    with store.transaction() as conn:
+        return [_circuit(r) for r in conn.execute(query).mappings().all()]
+
+
+def _circuit(row: Any) -> Circuit:
+    # Only the count of recent failures is stored, not their times or workers: they reload
+    # as failures at the last change, from unknown workers.
+    return Circuit(
+        scope=row["scope"],
+        subject=row["subject"],
+        state=CircuitState(row["state"]),
+        failures=tuple([row["opened_at"] or row["updated_at"]] * int(row["failures"])),
+        opened_at=row["opened_at"],
+        reason=row["reason"],
+    )
 
 
 def save_circuits(store: ResultStore, circuits: Iterable[Circuit]) -> None:

@@ -26,7 +26,10 @@ from sqlalchemy.engine import make_url
 
 from dtf.cluster.local import ensure_cluster, stop_cluster
 from dtf.cluster.profiles import default_profiles, local_browsers
+from dtf.execution.outcomes import CaseResult
 from dtf.fingerprint import code_fingerprint
+from dtf.publishing.outbox import NewDelivery, Outbox
+from dtf.quarantine import QuarantineEntry
 from dtf.server import (
     SERVER_DATABASE_ENV,
     ServerInfo,
@@ -36,7 +39,9 @@ from dtf.server import (
     server_status,
     stop_server,
 )
+from dtf.store.quarantines import add_quarantine, quarantines, release_quarantine
 from dtf.store.results import ResultStore
+from dtf.store.synthetic import record_run
 from tests.e2e.conftest import task_runs_named
 
 pytestmark = pytest.mark.e2e
@@ -103,7 +108,9 @@ def deployed(
     """`dtf deploy`, a worker, a cron deployment due in a minute; the local cluster warmed."""
     home = tmp_path_factory.mktemp("worker-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DTF_"))}
-    env.update({**server_environment, "DTF_HOME": str(home), "COLUMNS": "200"})
+    # The flow's source cache in the test's home, not in the user's ~/.cache/dtf.
+    env.update({**server_environment, "DTF_HOME": str(home), "DTF_CACHE": str(home / "cache"),
+                "COLUMNS": "200"})  # fmt: skip
     deployed = Deployed(home, env, prefect_server.api_url, "", 0.0)
     worker: subprocess.Popen[bytes] | None = None
     # The cluster the deployed flow starts for itself (same home, same environment), started
@@ -325,6 +332,89 @@ def test_dtf_deploy_registers_the_nightly_and_on_demand_deployments(deployed: De
     assert "campaign/nightly" not in again.stdout
 
 
+def test_dtf_deploy_registers_the_maintenance_deployments_on_the_same_pool(
+    deployed: Deployed,
+) -> None:
+    for name in ("verify-quarantine/weekly", "publish-retry/hourly"):
+        assert f"registered deployment {name}" in deployed.deploy_output
+    weekly = deployed.api_get("/deployments/name/verify-quarantine/weekly")
+    hourly = deployed.api_get("/deployments/name/publish-retry/hourly")
+    assert weekly["entrypoint"] == "flows.verify_quarantine:verify_quarantine_deployment"
+    assert hourly["entrypoint"] == "flows.publish_retry:publish_retry"
+    crons = [(d["schedules"][0]["schedule"]["cron"], d["schedules"][0]["active"])
+             for d in (weekly, hourly)]  # fmt: skip
+    assert crons == [("0 5 * * 1", True), ("17 * * * *", True)]
+    assert {d["work_pool_name"] for d in (weekly, hourly)} == {"dtf"}
+    assert weekly["parameters"] == {"target": CAMPAIGN, "runs": 5, "workers": 2}
+    assert {"runs", "scheduler_address"} <= set(weekly["parameter_openapi_schema"]["properties"])
+    listed = deployed.api_post("/deployments/filter", {})
+    assert {"weekly", "hourly", "nightly", "on-demand"} <= {d["name"] for d in listed}
+
+
+def test_publish_retry_runs_from_its_deployment_and_delivers_what_was_pending(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    report = tmp_path / "junit.xml"
+    store = ResultStore(f"duckdb:///{deployed.home / 'dtf.duckdb'}")
+    try:
+        record_run(store, "outbox-1", [CaseResult("t.py::test_a", "passed", 0.1)],
+                   campaign="outbox", started_at=time.time())  # fmt: skip
+        # What a campaign's publish step leaves behind when the target was down.
+        body = {"path": str(report), "campaign": "outbox"}
+        payload = {"name": "junit", "kind": "junit", "body": body,
+                   "options": {"path": str(report)}, "retry": {}}  # fmt: skip
+        Outbox(store).record([NewDelivery("outbox-1/junit", "outbox-1", "junit",
+                                          f"file {report}", payload)])  # fmt: skip
+    finally:
+        store.close()
+    argv = [str(BIN / "prefect"), "deployment", "run", "publish-retry/hourly", "--watch",
+            "--watch-timeout", "180"]  # fmt: skip
+    triggered = deployed.run(*argv, timeout=210)
+    assert triggered.done.returncode == 0, triggered.output
+    run = deployed.api_get(f"/flow_runs/{triggered.flow_run_id}")
+    assert run["state_type"] == "COMPLETED"
+    assert "<testcase" in report.read_text()
+    store = ResultStore(f"duckdb:///{deployed.home / 'dtf.duckdb'}")
+    try:
+        [row] = Outbox(store).rows("outbox-1")
+    finally:
+        store.close()
+    assert (row.status, row.remote_ref) == ("sent", f"file:{report}")
+
+
+def test_verify_quarantine_runs_from_its_deployment_and_releases_the_fixed_test(
+    deployed: Deployed,
+) -> None:
+    fixed = "tests/test_tokenizer.py::test_tokenize_lowercases"
+    broken = "tests/test_tokenizer.py::test_tokenize_keeps_punctuation_separate"
+    store = ResultStore(f"duckdb:///{deployed.home / 'dtf.duckdb'}")
+    try:
+        for pattern in (fixed, broken):
+            add_quarantine(store, QuarantineEntry("quickstart", pattern, "flaky", "JIRA-9",
+                                                  time.time(), None))  # fmt: skip
+    finally:
+        store.close()
+    argv = [str(BIN / "prefect"), "deployment", "run", "verify-quarantine/weekly",
+            "--param", "runs=2", "--watch", "--watch-timeout", "240"]  # fmt: skip
+    triggered = deployed.run(*argv, timeout=270)
+    store = ResultStore(f"duckdb:///{deployed.home / 'dtf.duckdb'}")
+    try:
+        kept = [e.pattern for e in quarantines(store, "quickstart")]
+        runs = store.recent_runs(1, campaign="quickstart.verify-quarantine")
+        rows = store.results_of(runs[0]["run_id"]) if runs else []
+        for pattern in kept:  # the other tests here need the failing test to fail them
+            release_quarantine(store, "quickstart", pattern)
+    finally:
+        store.close()
+    assert triggered.done.returncode == 0, triggered.output
+    child = _child(deployed, triggered.flow_run_id)
+    assert child["state_type"] == "COMPLETED" and child["name"].endswith("x2")
+    assert kept == [broken]
+    assert sorted((r["test_id"], r["outcome"]) for r in rows) == sorted(
+        [(fixed, "passed")] * 2 + [(broken, "failed")] * 2
+    )
+
+
 def test_a_failing_campaign_ends_the_watch_non_zero(deployed: Deployed) -> None:
     triggered = _prefect_run(deployed, f"keyword={FAILING}")
     assert triggered.done.returncode == 1, triggered.output
@@ -402,8 +492,10 @@ def test_the_github_action_tests_a_commit_and_fails_the_job_with_the_campaign(
     assert parent["name"] == f"quickstart -k 'tokenize' @{sha[:12]} PR#42 (github-pr)"
     child = _child(deployed, outputs["flow-run-id"])
     assert {"pr:42", f"ref:{sha[:12]}", "campaign:quickstart"} <= set(child["tags"])
-    # The campaign ran from a checkout of the commit, not from the worker's working tree.
-    assert child["parameters"]["target"] == str(deployed.home / "checkouts" / sha[:12] / CAMPAIGN)
+    # The campaign ran from a checkout of the commit in the source cache the workers use
+    # (dtf.sources), not from the worker's working tree.
+    tree = deployed.home / "cache" / "sources" / "entries" / f"tree-{sha}"
+    assert child["parameters"]["target"] == str(tree / CAMPAIGN)
 
 
 def _run_action(

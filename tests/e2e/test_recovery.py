@@ -8,14 +8,16 @@ import signal
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from dtf.cluster.local import cluster_status
+from dtf.recovery.circuit import Circuit, CircuitState
 from dtf.services import spawn, stop
-from dtf.store.recovery import events_of, load_circuits
+from dtf.store.recovery import events_of, load_circuits, save_circuits
 from dtf.store.results import ResultStore
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import DtfCommand
@@ -140,6 +142,106 @@ def test_a_broken_worker_opens_its_circuit_and_the_campaign_completes(
         store.close()
     finally:
         stop(pid)
+
+
+def test_a_hardware_class_whose_every_worker_fails_opens_and_its_shards_fall_back(
+    dtf_cli: DtfCommand, tmp_path: Path, server_environment: dict[str, str]
+) -> None:
+    assert dtf_cli("cluster", "up").returncode == 0
+    info = cluster_status(dtf_cli.home)
+    assert info is not None
+    # Both workers of the `special` class lost their scratch volume: every shard fails there.
+    env = {**os.environ, **server_environment, "DTF_SCRATCH": str(tmp_path / "gone")}
+    dask = str(Path(sys.executable).with_name("dask"))
+    names = ["special-broken-0", "special-broken-1"]
+    pids = [spawn([dask, "worker", info.address, "--name", name, "--nthreads", "1",
+                   "--resources", "special=1", "--no-dashboard"], log=tmp_path / f"{name}.log",
+                  env=env, cwd=tmp_path) for name in names]  # fmt: skip
+    try:
+        for name in names:
+            _wait_for_worker(dtf_cli, name)
+        suite = {"name": "special", "requires": {"special": 1}, "fallbacks": [{"cpu": 1}],
+                 "select": {"paths": ["tests/test_slow.py"], "keywords": "not 1"}}  # fmt: skip
+        campaign = _campaign(tmp_path, [suite], shard_target_seconds=1)
+        first = dtf_cli("run", str(campaign))
+        assert first.returncode == 0, first.stdout + first.stderr
+        now = cluster_status(dtf_cli.home)  # a changed dtf code restarts it, without them
+        assert now is not None and now.address == info.address, "the cluster was restarted"
+        store, run_id = _latest(dtf_cli)
+        rows = store.results_of(run_id)
+        assert len(rows) == 9 and {r["outcome"] for r in rows} == {"passed"}
+        assert {r["hardware"] for r in rows} == {"cpu"}
+        assert not {r["worker"] for r in rows} & set(names)
+        assert {s["status"] for s in store.shards_of(run_id)} == {"degraded"}
+        events = events_of(store, run_id)
+        assert {e["worker"] for e in events if e["error_class"] == "harness"} == set(names)
+        # Once both workers had failed, the class opened: every shard went to the fallback,
+        # none was retried or moved within the class any more.
+        strategies = [e["strategy"] for e in events]
+        assert strategies.count("fallback") == 9 and "fallback" not in strategies[:2]
+        assert set(strategies[strategies.index("fallback") :]) == {"fallback"}
+        circuit = load_circuits(store, "hardware")["special"]
+        assert circuit.state.value == "open" and str(tmp_path / "gone") in circuit.reason
+        store.close()
+        # The open class is remembered: the next run sends nothing to it, straight to fallback.
+        second = dtf_cli("run", str(campaign))
+        assert second.returncode == 0, second.stdout + second.stderr
+        store, run_id = _latest(dtf_cli)
+        events = events_of(store, run_id)
+        assert len(events) == 9 and not {e["worker"] for e in events} - {""}
+        assert {(e["error_class"], e["strategy"], e["outcome"]) for e in events} == {
+            ("circuit_open", "fallback", "recovered")
+        }
+        assert "hardware circuit 'special' is open" in events[0]["message"]
+        assert {s["status"] for s in store.shards_of(run_id)} == {"degraded"}
+        # Past the cool-down (as if it had opened an hour ago) the class takes one probe
+        # shard and holds the others; the probe fails, the class opens again, and the eight
+        # held shards go to the fallback without ever reaching the broken workers.
+        opened = time.time() - 3600
+        stored = [load_circuits(store, "hardware")["special"],
+                  *(load_circuits(store)[name] for name in names)]  # fmt: skip
+        save_circuits(store, [replace(c, opened_at=opened) for c in stored])
+        store.close()
+        third = dtf_cli("run", str(campaign))
+        assert third.returncode == 0, third.stdout + third.stderr
+        store, run_id = _latest(dtf_cli)
+        events = events_of(store, run_id)
+        assert [e["error_class"] for e in events].count("harness") == 1
+        assert [e["error_class"] for e in events].count("circuit_open") == 8
+        assert {e["strategy"] for e in events} == {"fallback"}
+        reopened = load_circuits(store, "hardware")["special"]
+        assert reopened.state.value == "open" and reopened.opened_at > opened + 3000
+        store.close()
+    finally:
+        for pid in pids:
+            stop(pid)
+
+
+def test_a_half_open_class_closes_when_its_probe_passes(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    store = ResultStore(f"duckdb:///{dtf_cli.home / 'dtf.duckdb'}")
+    opened = time.time() - 3600  # long past its cool-down: half-open
+    save_circuits(store, [Circuit("hardware", "cpu", CircuitState.OPEN, (opened,) * 3,
+                                  opened_at=opened, reason="driver reset")])  # fmt: skip
+    store.close()
+    try:
+        suite = {"name": "slow", "select": {"paths": ["tests/test_slow.py"], "keywords": "not 1"}}
+        done = dtf_cli("run", str(_campaign(tmp_path, [suite], shard_target_seconds=1)))
+        assert done.returncode == 0, done.stdout + done.stderr
+        store, run_id = _latest(dtf_cli)
+        rows = store.results_of(run_id)
+        assert len(rows) == 9 and {r["outcome"] for r in rows} == {"passed"}
+        assert len({r["worker"] for r in rows}) == 2
+        assert {s["status"] for s in store.shards_of(run_id)} == {"done"}
+        assert events_of(store, run_id) == []
+        circuit = load_circuits(store, "hardware")["cpu"]
+        assert (circuit.state, circuit.reason) == (CircuitState.CLOSED, "probe succeeded")
+        store.close()
+    finally:
+        store = ResultStore(f"duckdb:///{dtf_cli.home / 'dtf.duckdb'}")
+        save_circuits(store, [Circuit("hardware", "cpu")])  # never leave the class open
+        store.close()
 
 
 def test_an_interrupted_campaign_resumes_with_nothing_lost_or_duplicated(

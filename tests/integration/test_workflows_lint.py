@@ -1,7 +1,9 @@
-"""actionlint (and shellcheck) on the GitHub Actions workflow and action in deployments/github."""
+"""Checks of deployments/: actionlint and shellcheck, CI snippets, and prefect.yaml."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 import shutil
 import subprocess
@@ -10,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from dtf.cli.deploy import work_pools
 
 REPO = Path(__file__).resolve().parents[2]
 GITHUB = REPO / "deployments" / "github"
@@ -159,3 +163,26 @@ def _deployment_params(script: str, env: dict[str, str], tmp_path: Path) -> dict
     assert argv[:3] == ["deployment", "run", "campaign/on-demand"] and "--watch" in argv
     pairs = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--param"]
     return dict(load_json_key_values(pairs, "parameter"))
+
+
+PREFECT_YAML = REPO / "deployments" / "prefect.yaml"
+
+
+def test_prefect_yaml_deploys_campaigns_and_maintenance_flows_on_one_pool() -> None:
+    deployments = {d["name"]: d for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
+    assert set(deployments) == {"nightly", "on-demand", "weekly", "hourly"}
+    assert work_pools(PREFECT_YAML) == ["dtf"]  # the shared anchor: one process pool
+    flows = {"nightly": "campaign", "on-demand": "campaign", "weekly": "verify-quarantine",
+             "hourly": "publish-retry"}  # fmt: skip
+    for name, deployment in deployments.items():
+        module, attribute = deployment["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(module), attribute)
+        assert flow.name == flows[name], name
+        # enforce_parameter_schema: every parameter the file sets must be one the flow takes.
+        accepted = set(inspect.signature(flow.fn).parameters)
+        assert set(deployment.get("parameters") or {}) <= accepted, name
+    schedules = {n: [(s["cron"], s["timezone"]) for s in d.get("schedules", [])]
+                 for n, d in deployments.items()}  # fmt: skip
+    assert schedules["weekly"] == [("0 5 * * 1", "Europe/Paris")]
+    assert schedules["hourly"] == [("17 * * * *", "Europe/Paris")]
+    assert deployments["weekly"]["concurrency_limit"] == deployments["hourly"]["concurrency_limit"]

@@ -6,7 +6,8 @@ import pytest
 
 from dtf.errors import InfrastructureError, SpecError
 from dtf.planning.shards import Shard
-from dtf.recovery.book import Attempt, RecoveryBook, select_tests
+from dtf.recovery.book import Admission, Attempt, RecoveryBook, select_tests
+from dtf.recovery.circuit import CircuitState
 from dtf.recovery.ladder import RecoveryContext, RecoveryLadder, Rung, SuccessRate
 from dtf.recovery.registry import default_ladder
 from dtf.recovery.taxonomy import ErrorClass, Failure, classify_exception
@@ -157,3 +158,73 @@ def test_an_open_circuit_takes_its_worker_out_of_placement() -> None:
     assert book.allowed_workers({"cpu": 1.0}, 4.0) == ["w0"]
     assert book.allowed_workers({"cuda": 1.0}, 4.0) == []
     assert book.fitting_workers({"cuda": 1.0}) == ["w1"]
+
+
+CUDA = Shard("g-000", "g", ("t0", "t1"), {"cuda": 1.0})
+FLEET = {"w0": {"cpu": 1.0}, "g0": {"cuda": 1.0}, "g1": {"cuda": 1.0}}
+
+
+def _open_cuda_class(book: RecoveryBook, until: float = 3.0) -> None:
+    attempt = Attempt(CUDA, 0, {"cuda": 1.0})
+    for t, worker in ((1.0, "g0"), (2.0, "g1"), (until, "g0")):
+        book.class_failed(attempt, worker, t, "driver gone")
+
+
+def test_a_class_opens_when_all_its_workers_failed_and_then_refuses_its_shards() -> None:
+    book = RecoveryBook(fleet=FLEET)
+    attempt = Attempt(CUDA, 0, {"cuda": 1.0})
+    for t in (1.0, 2.0, 3.0):  # one broken worker: only its own breaker's business
+        book.class_failed(attempt, "g0", t, "driver gone")
+    assert book.admit(attempt, 4.0) is Admission.SUBMIT
+    _open_cuda_class(book, until=5.0)
+    assert book.class_circuit("cuda").state is CircuitState.OPEN
+    assert book.admit(attempt, 6.0) is Admission.REFUSE
+    assert book.allowed_workers({"cuda": 1.0}, 6.0) == []
+    assert book.allowed_workers({"cpu": 1.0}, 6.0) == ["w0"]  # other classes unaffected
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "strategy", "reason"),
+    [
+        (({"cpu": 1.0},), "fallback", "fall back to {'cpu': 1.0}"),
+        ((), "give_up", "no healthy worker and no fallback hardware"),
+    ],
+)
+def test_an_open_class_sends_shards_to_the_fallback_rung_or_gives_up_naming_it(
+    ladder: RecoveryLadder, fallbacks: tuple[dict[str, float], ...], strategy: str, reason: str
+) -> None:
+    book = RecoveryBook(fleet=FLEET)
+    _open_cuda_class(book)
+    attempt = Attempt(CUDA, 0, {"cuda": 1.0})
+    refused = Failure(ErrorClass.INFRASTRUCTURE, "circuit_open",
+                      "hardware circuit 'cuda' is open: driver gone")  # fmt: skip
+    action = ladder.decide(refused, book.context(attempt, refused, fallbacks, 4.0))
+    assert action.strategy == strategy and reason in action.reason
+    if action.gives_up:
+        assert "hardware circuit 'cuda' is open" in action.reason
+
+
+def test_a_half_open_class_admits_one_probe_and_its_success_closes_it() -> None:
+    book = RecoveryBook(fleet=FLEET)
+    _open_cuda_class(book)
+    after = 3.0 + book.class_policy.cooldown
+    probe, other = Attempt(CUDA, 1, {"cuda": 1.0}), Attempt(CUDA, 2, {"cuda": 1.0})
+    assert [book.admit(a, after) for a in (probe, other, probe)] == [
+        Admission.PROBE,
+        Admission.WAIT,
+        Admission.PROBE,  # asking again (say, resubmitted) keeps its probe slot
+    ]
+    assert not book.end_probe(other) and book.end_probe(probe)
+    book.class_succeeded(probe, after + 1)
+    assert book.admit(other, after + 1) is Admission.SUBMIT
+
+
+def test_a_failed_probe_opens_the_class_again() -> None:
+    book = RecoveryBook(fleet=FLEET)
+    _open_cuda_class(book)
+    after = 3.0 + book.class_policy.cooldown
+    probe = Attempt(CUDA, 1, {"cuda": 1.0})
+    assert book.admit(probe, after) is Admission.PROBE
+    book.class_failed(probe, "g1", after + 1, "still broken")
+    assert book.end_probe(probe)
+    assert book.admit(Attempt(CUDA, 2, {"cuda": 1.0}), after + 2) is Admission.REFUSE
