@@ -77,7 +77,7 @@ def campaign_deployment(
         try:
             path, commit = _campaign_path(stack, target, ref, repository)
             spec, _ = resolve_target(path, Path.cwd())  # bad input fails before a cluster starts
-            address = scheduler_address or os.environ.get(SCHEDULER_ENV) or _local_cluster(workers)
+            address = scheduler_address or os.environ.get(SCHEDULER_ENV) or local_cluster(workers)
             subflow = campaign.with_options(
                 task_runner=DaskTaskRunner(address=address),
                 flow_run_name=run_title(params, spec.name),
@@ -115,7 +115,7 @@ def _campaign_kwargs(
     }  # fmt: skip
 
 
-def _local_cluster(workers: int) -> str:
+def local_cluster(workers: int) -> str:
     """Start (or reuse) the local Dask cluster under the dtf home; return its address."""
     home = dtf_home()
     api_url = str(PREFECT_API_URL.value() or "")

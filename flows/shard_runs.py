@@ -182,7 +182,7 @@ class ShardExecutor:
 
     def _recover(self, attempt: Attempt, failure: Failure) -> None:
         now = time.time()
-        if failure.worker:
+        if failure.worker and self.book.first_report(failure):
             reason = failure.message[:500]
             circuit = self.book.worker_failed(failure.worker, now, reason)
             hardware = self.book.class_failed(attempt, failure.worker, now, reason)

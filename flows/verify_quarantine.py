@@ -25,8 +25,7 @@ from dtf.spec.resolve import resolve_target
 from dtf.store.quarantines import active_quarantines, release_quarantine
 from dtf.store.results import ResultStore
 from flows.campaign import CampaignParams, discover_campaign, record_plan
-from flows.deployed import SCHEDULER_ENV
-from flows.deployed import _local_cluster as local_cluster  # the campaign deployment's
+from flows.deployed import SCHEDULER_ENV, local_cluster
 from flows.shard_runs import shard_executor
 
 TRIGGER = "verify-quarantine"

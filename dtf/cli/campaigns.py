@@ -15,16 +15,12 @@ import typer
 from dtf.cli.app import app, console
 from dtf.cli.planning import parse_matrix
 from dtf.cli.progress import campaign_progress
-from dtf.cli.services import prefect_server
-from dtf.cluster.local import ensure_cluster, running_cluster
-from dtf.cluster.profiles import default_profiles, local_browsers
+from dtf.cli.services import local_services
 from dtf.config import database_url, dtf_home
 from dtf.errors import DtfError
-from dtf.fingerprint import code_fingerprint
 from dtf.launching import LaunchRequest, load_launcher
 from dtf.reporting import render_summary
 from dtf.runs import new_run_id
-from dtf.server import server_env
 from dtf.services import spawn
 from dtf.spec.resolve import resolve_target
 from dtf.store.results import ResultStore
@@ -76,16 +72,8 @@ def run(
     if detach:
         _detach(request, home)
         return
-    server = prefect_server(home)
-    env = {"PREFECT_API_URL": server.api_url, **server_env(home)}
-    os.environ.update(env)
-    env["DTF_CODE_FINGERPRINT"] = code_fingerprint()
     started = time.monotonic()
-    # A running cluster (say, a rehearsal fleet from `dtf cluster up --profile`) is reused
-    # unless --workers asks for another size.
-    cluster = (running_cluster(home, env) if workers is None else None) or ensure_cluster(
-        home, default_profiles(workers or 2, local_browsers()), env
-    )
+    server, cluster = local_services(home, workers)
     console.print(f"Prefect UI: {server.ui_url}   Dask scheduler: {cluster.address}")
     manifest = home / "runs" / request.run_id / "manifest.json"
     with campaign_progress(console, request.run_id, manifest, database_url()):

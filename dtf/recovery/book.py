@@ -75,6 +75,7 @@ class RecoveryBook:
     class_policy: CircuitPolicy = HARDWARE_POLICY
     class_circuits: dict[str, Circuit] = field(default_factory=dict)  # by hardware class
     probes: dict[str, tuple[str, int]] = field(default_factory=dict)  # class -> probing attempt
+    incidents: set[str] = field(default_factory=set)  # failures already charged to a circuit
 
     def next_number(self, shard_id: str) -> int:
         number = self.attempts.get(shard_id, -1) + 1
@@ -99,6 +100,16 @@ class RecoveryBook:
 
     def circuit(self, worker: str) -> Circuit:
         return self.circuits.get(worker) or Circuit("worker", worker)
+
+    def first_report(self, failure: Failure) -> bool:
+        """Whether `failure` is news for the circuits: False for the second and later shards
+        that report the same incident (one worker death fails every shard queued on it)."""
+        if not failure.incident:
+            return True
+        if failure.incident in self.incidents:
+            return False
+        self.incidents.add(failure.incident)
+        return True
 
     def worker_failed(self, worker: str, now: float, reason: str) -> Circuit:
         circuit = self.circuit(worker).record_failure(now, self.policy, reason)

@@ -55,6 +55,9 @@ class Failure:
     kind: str
     message: str
     worker: str = ""
+    # What failed, as one event: a lost worker's address. Dask fails every shard queued on a
+    # dead worker with its own KilledWorker; they share this, so the death is counted once.
+    incident: str = ""
 
     @property
     def recoverable(self) -> bool:
@@ -72,16 +75,19 @@ def classify_exception(exc: BaseException) -> Failure:
         kind = exc.error_class if exc.error_class != "infrastructure" else "harness"
         return Failure(ErrorClass.INFRASTRUCTURE, kind, message, exc.worker)
     if name in _WORKER_LOST:
-        return Failure(ErrorClass.INFRASTRUCTURE, "worker_lost", message, _lost_worker(exc))
+        worker, address = _lost_worker(exc)
+        incident = f"worker_lost:{address}" if address else ""
+        return Failure(ErrorClass.INFRASTRUCTURE, "worker_lost", message, worker, incident)
     if name in _TRANSIENT or isinstance(exc, OSError):
         return Failure(ErrorClass.INFRASTRUCTURE, "transient", message)
     return Failure(ErrorClass.INFRASTRUCTURE, "unexpected", message)
 
 
-def _lost_worker(exc: BaseException) -> str:
-    """The worker name Dask's KilledWorker carries (its second argument is a WorkerState)."""
+def _lost_worker(exc: BaseException) -> tuple[str, str]:
+    """The worker name and address Dask's KilledWorker carries (its second argument is a
+    WorkerState); a nanny restarts a worker under the same name at a new address."""
     for arg in getattr(exc, "args", ())[1:2]:
         name = getattr(arg, "name", None)
         if name is not None:
-            return str(name)
-    return ""
+            return str(name), str(getattr(arg, "address", "") or "")
+    return "", ""
