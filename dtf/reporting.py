@@ -47,6 +47,10 @@ def render_summary(store: ResultStore, run_id: str, console: Console) -> None:
     run = store.run(run_id) or {}
     parts: list[Any] = [counts_table(store.outcome_counts(run_id))]
     parts += failure_texts(store.failures(run_id))
+    degraded = store.degraded_suites(run_id)
+    if degraded:
+        suites = ", ".join(f"{suite} ({n})" for suite, n in degraded.items())
+        parts.append(Text(f"degraded: ran on fallback hardware: {suites}", style="yellow"))
     parts.append(
         Text(
             f"run {run_id}: verdict {run.get('verdict') or run.get('status')}",

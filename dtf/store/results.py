@@ -204,13 +204,32 @@ class ResultStore:
             return {row[0] for row in conn.execute(query)}
 
     def results_of(self, run_id: str) -> list[dict[str, Any]]:
+        """Every result row of the run, each with `degraded`: True when its shard attempt ran
+        on the suite's fallback hardware (the attempt's status is kept once, on the shard)."""
+        attempt = (
+            (results.c.run_id == shards.c.run_id)
+            & (results.c.shard_id == shards.c.shard_id)
+            & (results.c.attempt == shards.c.attempt)
+        )
         query = (
-            select(results)
+            select(results, func.coalesce(shards.c.status == "degraded", False).label("degraded"))
+            .select_from(results.outerjoin(shards, attempt))
             .where(results.c.run_id == run_id)
             .order_by(results.c.test_id, results.c.attempt)
         )
         with self.transaction() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def degraded_suites(self, run_id: str) -> dict[str, int]:
+        """Results that ran on fallback hardware, counted by suite."""
+        query = (
+            select(shards.c.suite, func.sum(shards.c.tests).label("n"))
+            .where(shards.c.run_id == run_id, shards.c.status == "degraded")
+            .group_by(shards.c.suite)
+            .order_by(shards.c.suite)
+        )
+        with self.transaction() as conn:
+            return {str(r.suite): int(r.n) for r in conn.execute(query)}
 
     def metrics_of(self, run_id: str) -> list[dict[str, Any]]:
         query = (

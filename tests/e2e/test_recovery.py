@@ -107,7 +107,9 @@ def test_missing_hardware_falls_back_and_marks_results_degraded(
     store, run_id = _latest(dtf_cli)
     shards = store.shards_of(run_id)
     assert [s["status"] for s in shards] == ["degraded"]
-    assert {r["hardware"] for r in store.results_of(run_id)} == {"cpu"}
+    rows = store.results_of(run_id)
+    assert {r["hardware"] for r in rows} == {"cpu"} and all(r["degraded"] for r in rows)
+    assert f"degraded: ran on fallback hardware: tpu ({len(rows)})" in done.stdout
     assert [e["strategy"] for e in events_of(store, run_id)] == ["fallback"]
     store.close()
 

@@ -212,3 +212,15 @@ def test_bulk_insert_rejects_unknown_or_ragged_columns(store: ResultStore) -> No
 def test_a_bad_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="results store"):
         ResultStore("postgresql+psycopg://nobody@127.0.0.1:1/none", lock_timeout=0)
+
+
+def test_results_of_a_fallback_attempt_are_marked_degraded(store: ResultStore) -> None:
+    store.write_shard(_record("s0"), _outcome(CaseResult("t.py::a", "passed")))
+    store.write_shard(
+        _record("s1", tests=2),
+        _outcome(CaseResult("t.py::b", "passed"), CaseResult("t.py::c", "failed"), shard="s1"),
+        status="degraded",
+    )
+    rows = {r["test_id"]: r["degraded"] for r in store.results_of("r1")}
+    assert rows == {"t.py::a": False, "t.py::b": True, "t.py::c": True}
+    assert store.degraded_suites("r1") == {"unit": 2}
