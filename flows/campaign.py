@@ -32,6 +32,7 @@ from dtf.quarantine import excused
 from dtf.reporting import failures_markdown, summary_markdown
 from dtf.reports.html import write_report
 from dtf.runs import new_run_id, run_title
+from dtf.sources.spec import PinnedSource
 from dtf.spec.matrix import resolve_matrix
 from dtf.spec.models import Campaign, Suite
 from dtf.spec.resolve import resolve_target
@@ -40,7 +41,7 @@ from dtf.store.results import ResultStore, ShardRecord
 from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
 from flows.finalize import publish_run, validate_run
 from flows.shard_runs import shard_executor
-from tasks.shards import discover_suite
+from tasks.shards import discover_suite, list_suite_pages
 
 
 def _run_name() -> str:
@@ -208,13 +209,22 @@ def _discover(
         for s in spec.suites
         if s.kind == "pytest"
     }
-    # A command suite is one test and a browser suite's tests are its pages: no collection.
+    # A git source's pages are listed in a worker's checkout of the pinned commit.
+    pages = {
+        s.name: list_suite_pages.submit(s.name, shipped, s.browser.model_dump(mode="json"))
+        for s in spec.suites
+        if s.browser is not None and isinstance(workspace.source, PinnedSource)
+    }
+    # A command suite is one test and a local browser suite's tests are its pages: no collection.
     others = {
         s.name: Discovered(rootdir=source, nodeids=_listed_tests(s, source))
         for s in spec.suites
-        if s.kind != "pytest"
+        if s.kind != "pytest" and s.name not in pages
     }
-    return {**others, **{name: future.result() for name, future in futures.items()}}
+    listed = {
+        name: Discovered(rootdir=source, nodeids=future.result()) for name, future in pages.items()
+    }
+    return {**others, **listed, **{name: future.result() for name, future in futures.items()}}
 
 
 def _listed_tests(suite: Suite, source: Path) -> list[str]:

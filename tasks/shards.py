@@ -7,10 +7,11 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from dtf.browser.spec import BrowserSuiteSpec
 from dtf.cluster.identity import current_worker
 from dtf.discovery import Discovered
 from dtf.environments.spec import WorkspaceSpec
-from dtf.environments.workspace import discover_in_workspace
+from dtf.environments.workspace import discover_in_workspace, pages_in_workspace
 from dtf.errors import EnvironmentBuildError, InfrastructureError, SourceError
 from dtf.execution.outcomes import ShardOutcome
 from dtf.execution.planned import execute_planned_shard, read_manifest
@@ -22,6 +23,14 @@ def discover_suite(suite: str, workspace: dict[str, Any], pytest_args: list[str]
     """Collect a suite's test ids with pytest, in the run's workspace on this worker."""
     spec = WorkspaceSpec.model_validate(workspace)
     return discover_in_workspace(spec, pytest_args, worker=current_worker().name)
+
+
+@task(name="list-pages", task_run_name="list-pages-{suite}", cache_policy=NO_CACHE)
+def list_suite_pages(suite: str, workspace: dict[str, Any], browser: dict[str, Any]) -> list[str]:
+    """A browser suite's page ids, listed in the run's checkout on this worker."""
+    return pages_in_workspace(WorkspaceSpec.model_validate(workspace),
+                              BrowserSuiteSpec.model_validate(browser),
+                              worker=current_worker().name)  # fmt: skip
 
 
 @task(name="shard", task_run_name="{shard_id}", cache_policy=NO_CACHE)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dtf.browser.pages import discover_pages
+from dtf.browser.spec import BrowserSuiteSpec
 from dtf.discovery import Discovered, discover
 from dtf.environments.build import EnvironmentCache
 from dtf.environments.keys import lock_hash, platform_tag, requirement_files
@@ -140,6 +142,22 @@ def discover_in_workspace(
                 raise DiscoveryError(f"pytest's rootdir {found.rootdir} is outside the repository")
             found.rootdir = Path(relative)
         return found
+
+
+def pages_in_workspace(
+    workspace: WorkspaceSpec,
+    browser: BrowserSuiteSpec,
+    *,
+    cache_root: Path | None = None,
+    worker: str = "",
+) -> list[str]:
+    """A browser suite's page ids, listed in the run's checkout on this worker: the campaign
+    file's directory on the flow's machine need not hold that commit's pages."""
+    code_only = workspace.model_copy(update={"environment": None})  # pages need no venv
+    with prepare_workspace(
+        code_only, ".", sys.executable, cache_root=cache_root, worker=worker
+    ) as ws:
+        return [page.path for page in discover_pages(browser, ws.source_root)]
 
 
 def _prepare(

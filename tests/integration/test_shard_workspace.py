@@ -10,12 +10,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from dtf.browser.pages import discover_pages
 from dtf.browser.spec import BrowserPage, BrowserSuiteSpec
 from dtf.cli import app
 from dtf.cluster.profiles import local_browsers
 from dtf.cluster.publish import WORKER_ENV
 from dtf.environments.spec import WorkspaceSpec
-from dtf.environments.workspace import plan_workspace, workspace_parameters
+from dtf.environments.workspace import (
+    pages_in_workspace,
+    plan_workspace,
+    workspace_parameters,
+)
+from dtf.errors import DiscoveryError
 from dtf.execution.planned import execute_planned_shard
 from dtf.planning.manifest import Manifest, SuitePlan
 from dtf.planning.shards import Shard
@@ -115,6 +121,25 @@ def test_a_command_suite_of_a_git_source_runs_in_the_workers_checkout(
     [result] = execute_planned_shard(_manifest("r-cmd", workspace, ".", suite,
                                                ("cmd::command",)), "cmd-0").results  # fmt: skip
     assert result.outcome == outcome, result.message
+
+
+def test_a_browser_suite_of_a_git_source_lists_its_pages_in_the_workers_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "origin"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "-b", "main")
+    commit(repo, {"web/a.html": "<p>a</p>", "web/sub/b.html": "<p>b</p>"}, "pages")
+    workspace = plan_workspace(GitSource(git=repo.as_uri(), ref="main"), None,
+                               cache_root=tmp_path / "planner")  # fmt: skip
+    planner_dir = tmp_path / "planner-campaign"  # has no web/ directory
+    planner_dir.mkdir()
+    browser = BrowserSuiteSpec(root="web", pages=(BrowserPage(path="**/*.html"),))
+    with pytest.raises(DiscoveryError, match="is not a directory"):
+        discover_pages(browser, planner_dir)  # what listing on the flow's machine would do
+    _on_worker(monkeypatch, tmp_path, "worker-a")
+    listed = pages_in_workspace(workspace, browser, cache_root=tmp_path / "worker-cache")
+    assert sorted(listed) == ["a.html", "sub/b.html"]
 
 
 @pytest.mark.skipif("chromium" not in local_browsers(), reason="needs Debian's chromium")
