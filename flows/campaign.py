@@ -156,9 +156,10 @@ def record_plan(
     """Plan the discovered tests, check placement, write the manifest and start the run in
     the store (as campaign `stored_as`, default the spec's name; `extra` parameters too)."""
     run_id = params.run_id or new_run_id(spec.name)
-    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source)
+    fleet = {w.name: w.resources for w in live_workers(params.scheduler_address)}
+    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source, fleet)
     manifest = manifest.model_copy(update={"workspace": workspace})
-    unplaced = _check_placement(manifest, spec, params.scheduler_address)
+    unplaced = _check_placement(manifest, spec, fleet)
     path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
     recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
                 "limits": params.limits or {}, "matrix": matrix,
@@ -241,6 +242,7 @@ def _plan(
     limits: Mapping[str, float] | None,
     matrix: dict[str, str],
     source: Path,
+    fleet: Mapping[str, Mapping[str, float]],
 ) -> Manifest:
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
@@ -249,14 +251,14 @@ def _plan(
     rootdirs = {str(discovered[s].rootdir) for s in pytest_suites} or {str(source)}
     return plan_campaign(
         spec, collected, history=history, run_id=run_id, rootdir=sorted(rootdirs)[0],
-        python=sys.executable, limits=limits, matrix=matrix, source=str(source),
+        python=sys.executable, limits=limits, matrix=matrix, source=str(source), fleet=fleet,
     )  # fmt: skip
 
 
-def _check_placement(manifest: Manifest, spec: Campaign, address: str) -> dict[str, str]:
+def _check_placement(
+    manifest: Manifest, spec: Campaign, fleet: Mapping[str, Mapping[str, float]]
+) -> dict[str, str]:
     """Fail on suites no worker can run; return the reason for each one the spec skips."""
-    workers = live_workers(address)
-    fleet = {w.name: w.resources for w in workers}
     # A suite whose own hardware is missing still runs if a declared fallback fits (degraded).
     problems = [
         p for p in unplaceable(manifest.shards, fleet)

@@ -65,6 +65,7 @@ def plan(
     discovered = _discover(chosen, source, keyword, marker)
     collected = {name: found.nodeids for name, found in discovered.items()}
     history, note = _history(chosen, collected)
+    fleet, fleet_source = _fleet(profile, scheduler)
     manifest = plan_campaign(
         chosen,
         collected,
@@ -73,8 +74,8 @@ def plan(
         python=sys.executable,
         rootdir=str(sorted({str(d.rootdir) for d in discovered.values()})[0]),
         matrix=selection.values,
+        fleet={w.name: w.resources for w in fleet},
     )
-    fleet, fleet_source = _fleet(profile, scheduler)
     schedule = estimate_schedule(
         manifest.shards, levels=manifest.levels, depends_on=manifest.depends_on(), fleet=fleet
     )

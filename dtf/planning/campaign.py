@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dtf.errors import PlanError
 from dtf.planning.dag import suite_levels
 from dtf.planning.manifest import Manifest, SuitePlan
-from dtf.planning.placement import hardware_class
+from dtf.planning.placement import hardware_class, parallel_slots
 from dtf.planning.shards import CollectedTest, Shard, effective_target, plan_suite_shards
 from dtf.spec.models import Campaign, Limits, Suite
 
@@ -23,8 +23,12 @@ def plan_campaign(
     limits: Mapping[str, float] | None = None,
     matrix: Mapping[str, str] | None = None,
     source: str = "",
+    fleet: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Manifest:
     """Shard every suite; `collected` and `history` are keyed by suite name.
+
+    `fleet` (worker name -> resources), when known, sizes each suite's shard count to the
+    slots that can run it (`dtf.planning.shards.balanced_count`).
 
     `source` is the campaign's source directory, where command suites run.
 
@@ -66,6 +70,7 @@ def plan_campaign(
             priority=suite.priority,
             batch_key=suite.batch_key,
             batch_by=suite.batch_by,
+            slots=_slots(suite, fleet),
         )
     return Manifest(
         run_id=run_id,
@@ -77,6 +82,12 @@ def plan_campaign(
         levels=tuple(tuple(level) for level in levels),
         matrix=dict(matrix or {}),
     )
+
+
+def _slots(suite: Suite, fleet: Mapping[str, Mapping[str, float]] | None) -> int | None:
+    if not fleet:
+        return None
+    return parallel_slots(suite_needs(suite), fleet) or None  # none fit: placement says so
 
 
 def target_for(spec: Campaign, suite: Suite) -> float:

@@ -77,6 +77,15 @@ def unplaceable(
     return list(found.values())
 
 
+def parallel_slots(needs: Mapping[str, float], fleet: Mapping[str, Mapping[str, float]]) -> int:
+    """How many shards needing `needs` the fleet can run at once, by its resources."""
+    return sum(
+        min((int(offered.get(k, 0.0) // v) for k, v in needs.items() if v > 0), default=1)
+        for offered in fleet.values()
+        if fits(needs, offered)
+    )
+
+
 def fits(needs: Mapping[str, float], offered: Mapping[str, float]) -> bool:
     return all(offered.get(name, 0.0) >= amount for name, amount in needs.items())
 

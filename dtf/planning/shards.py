@@ -96,8 +96,13 @@ def plan_suite_shards(
     priority: int = 0,
     batch_key: str | None = None,
     batch_by: str | None = None,
+    slots: int | None = None,
 ) -> list[Shard]:
     """Pack `tests` into shards of at most `target_seconds` each (LPT), deterministically.
+
+    `slots`, when the fleet is known, is how many of these shards run at once: the shard
+    count is then fixed (see `balanced_count`) and a shard may pass the target a little
+    rather than spill into one more shard that the rest of the fleet waits for.
 
     `history` maps node ids to their expected duration; unknown tests cost `default_seconds`.
     A shard exceeds the target only when one unit (a test, or a file/class under grouping)
@@ -108,6 +113,10 @@ def plan_suite_shards(
     units = _units(tests, grouping, history, default_seconds, batch_key, batch_by)
     if not units:
         return []
+    if slots is not None and len({u.batch for u in units}) == 1:
+        total = sum(u.cost for u in units)
+        max_shards = min(max_shards, balanced_count(total, len(units), target_seconds, slots))
+        target_seconds = total / max_shards  # plain LPT over exactly that many shards
     bins = _pack(units, target_seconds, max_shards)
     width = max(3, len(str(len(bins) - 1)))
     return [
@@ -122,6 +131,17 @@ def plan_suite_shards(
         )
         for i, b in enumerate(bins)
     ]
+
+
+def balanced_count(total: float, units: int, target: float, slots: int) -> int:
+    """Shards for `total` seconds of work on `slots` parallel slots: as many as the target
+    asks, rounded up to a multiple of the slots so no slot idles in the last round, unless
+    that makes shards shorter than the overhead floor."""
+    wanted = max(1, math.ceil(total / target - 1e-9))
+    rounded = -(-wanted // max(1, slots)) * max(1, slots)
+    if total / rounded >= target_floor():
+        wanted = rounded
+    return max(1, min(units, wanted))
 
 
 def _pack(units: list[_Unit], target: float, cap: int) -> list[_Bin]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from dtf.execution.outcomes import Metric
 from dtf.store.results import ResultStore
 from tests.fakes.seed import Case, SeededShard, cases, seed_run
@@ -61,3 +65,15 @@ def seed_current(store: ResultStore, run_id: str = "r2", campaign: str = CAMPAIG
         store, run_id, shards, campaign=campaign, started_at=2_000.0, verdict="failed", ref=SHA
     )
     store.update_run(run_id, flow_run_url="http://prefect.local/runs/flow-run/42")
+
+
+@contextmanager
+def scenario_store(path: Path) -> Iterator[ResultStore]:
+    """A DuckDB store at `path` holding the baseline run and the current one."""
+    store = ResultStore(f"duckdb:///{path}")
+    seed_baseline(store)
+    seed_current(store)
+    try:
+        yield store
+    finally:
+        store.close()

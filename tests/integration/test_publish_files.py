@@ -14,16 +14,13 @@ from dtf.publishing.service import deliver_pending, publish_run
 from dtf.publishing.spec import PublisherSpec
 from dtf.store.results import ResultStore
 from tests.fakes.forges import FakePushgateway
-from tests.fakes.scenario import FLAKY, seed_baseline, seed_current
+from tests.fakes.scenario import FLAKY, scenario_store
 
 
 @pytest.fixture
 def store(tmp_path: Path, dtf_home: Path) -> Iterator[ResultStore]:
-    s = ResultStore(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    seed_baseline(s)
-    seed_current(s)
-    yield s
-    s.close()
+    with scenario_store(tmp_path / "store.duckdb") as seeded:
+        yield seeded
 
 
 @pytest.fixture

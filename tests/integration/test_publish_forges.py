@@ -12,7 +12,7 @@ from dtf.publishing.service import publish_run
 from dtf.publishing.spec import PublisherSpec
 from dtf.store.results import ResultStore
 from tests.fakes.forges import FakeGitHub, FakeGitLab
-from tests.fakes.scenario import SHA, seed_baseline, seed_current
+from tests.fakes.scenario import SHA, scenario_store, seed_current
 
 TOKEN = "ghp_forge_token_0123456789"
 
@@ -33,11 +33,8 @@ def gitlab() -> Iterator[FakeGitLab]:
 
 @pytest.fixture
 def store(tmp_path: Path, dtf_home: Path) -> Iterator[ResultStore]:
-    s = ResultStore(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    seed_baseline(s)
-    seed_current(s)
-    yield s
-    s.close()
+    with scenario_store(tmp_path / "store.duckdb") as seeded:
+        yield seeded
 
 
 def gh_spec(fake: FakeGitHub) -> PublisherSpec:

@@ -18,7 +18,7 @@ from tests.fakes.github_app import (
     public_key_pem,
     rsa_private_key_pem,
 )
-from tests.fakes.scenario import SHA, seed_baseline, seed_current
+from tests.fakes.scenario import SHA, scenario_store, seed_baseline, seed_current
 from tests.fakes.seed import SeededShard, cases, seed_run
 
 APP_ID = 31337
@@ -40,11 +40,8 @@ def github(app_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub
 
 @pytest.fixture
 def store(tmp_path: Path, dtf_home: Path) -> Iterator[ResultStore]:
-    s = ResultStore(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    seed_baseline(s)
-    seed_current(s)
-    yield s
-    s.close()
+    with scenario_store(tmp_path / "store.duckdb") as seeded:
+        yield seeded
 
 
 def app_spec(fake: FakeGitHubApp, **extra: Any) -> PublisherSpec:

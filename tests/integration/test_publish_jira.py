@@ -14,7 +14,7 @@ from dtf.publishing.service import publish_run
 from dtf.publishing.spec import PublisherSpec
 from dtf.store.results import ResultStore
 from tests.fakes.jira import FakeJira
-from tests.fakes.scenario import FIXED, NEW_CLUSTER, seed_baseline, seed_current
+from tests.fakes.scenario import FIXED, NEW_CLUSTER, scenario_store, seed_current
 
 TOKEN = "jira-pat-0123456789"
 
@@ -28,11 +28,8 @@ def jira() -> Iterator[FakeJira]:
 
 @pytest.fixture
 def store(tmp_path: Path, dtf_home: Path) -> Iterator[ResultStore]:
-    s = ResultStore(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    seed_baseline(s)
-    seed_current(s)
-    yield s
-    s.close()
+    with scenario_store(tmp_path / "store.duckdb") as seeded:
+        yield seeded
 
 
 def spec(fake: FakeJira, **options: Any) -> PublisherSpec:

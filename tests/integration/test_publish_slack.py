@@ -12,7 +12,7 @@ import pytest
 from dtf.publishing.service import publish_run
 from dtf.publishing.spec import PublisherSpec
 from dtf.store.results import ResultStore
-from tests.fakes.scenario import NEW_CLUSTER, seed_baseline, seed_current
+from tests.fakes.scenario import NEW_CLUSTER, scenario_store, seed_current
 from tests.fakes.slack import FakeSlack
 
 TOKEN = "xoxb-slack-bot-token-42"
@@ -27,11 +27,8 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def store(tmp_path: Path, dtf_home: Path) -> Iterator[ResultStore]:
-    s = ResultStore(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    seed_baseline(s)
-    seed_current(s)
-    yield s
-    s.close()
+    with scenario_store(tmp_path / "store.duckdb") as seeded:
+        yield seeded
 
 
 def publish(store: ResultStore, fake: FakeSlack, token: str = TOKEN) -> Any:

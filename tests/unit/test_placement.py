@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dtf.planning.placement import fits, fleet_summary, hardware_class, unplaceable
+from dtf.planning.placement import fits, fleet_summary, hardware_class, parallel_slots, unplaceable
 from dtf.planning.shards import Shard
 
 FLEET = {
@@ -73,3 +73,11 @@ def test_fits_compares_every_need_and_hardware_class_ignores_cpu() -> None:
     assert fits({}, {})
     assert hardware_class({"cpu": 1, "gpu_mem_gb": 24, "cuda": 1}) == "cuda+gpu_mem_gb"
     assert hardware_class({"cpu": 2}) == "cpu"
+
+
+def test_parallel_slots_count_what_the_fleet_runs_at_once() -> None:
+    fleet = {"a": {"cpu": 4.0, "cuda": 1.0}, "b": {"cpu": 2.0}, "c": {"cpu": 0.5}}
+    assert parallel_slots({"cpu": 1.0}, fleet) == 6
+    assert parallel_slots({"cpu": 1.0, "cuda": 1.0}, fleet) == 1
+    assert parallel_slots({"cpu": 2.0}, fleet) == 3
+    assert parallel_slots({"tpu": 1.0}, fleet) == 0

@@ -15,6 +15,7 @@ from dtf.planning.shards import (
     TASK_OVERHEAD_SECONDS,
     CollectedTest,
     Shard,
+    balanced_count,
     effective_target,
     plan_suite_shards,
     target_floor,
@@ -60,6 +61,39 @@ def test_a_shard_that_would_pass_the_target_opens_another() -> None:
     shards = _plan(_tests(*history), history=history)
     assert max(s.estimated_seconds for s in shards) <= 10.0
     assert len(shards) == 4
+
+
+def test_with_known_slots_the_count_is_fixed_and_lpt_balances_it() -> None:
+    # 300 s over a 100 s target is 3 shards, rounded up to 4 for 2 slots: two even rounds.
+    history = {f"t.py::t{i}": float(d) for i, d in enumerate([70, 60, 50, 40, 30, 30, 20])}
+    shards = _plan(_tests(*history), history=history, target_seconds=100.0, slots=2)
+    assert sorted(s.estimated_seconds for s in shards) == [70.0, 70.0, 80.0, 80.0]
+    # Without slots, a shard that would pass the target opens another (4 for 30 s above);
+    # with them the count stays at ceil(30 / 10) = 3 and one shard passes the target a little.
+    small = {f"t.py::t{i}": float(d) for i, d in enumerate([7, 6, 5, 4, 3, 3, 2])}
+    fixed = _plan(_tests(*small), history=small, slots=2)
+    assert sorted(s.estimated_seconds for s in fixed) == [9.0, 10.0, 11.0]
+    # The overhead benchmark's case: 120 s on 2 slots with a 60 s target is 2 shards, not 3.
+    even = {f"t.py::u{i}": 1.0 + (i % 7) / 10 for i in range(80)}
+    total = sum(even.values())
+    loads = [s.estimated_seconds for s in _plan(_tests(*even), history=even,
+                                                target_seconds=total / 2, slots=2)]  # fmt: skip
+    assert len(loads) == 2 and max(loads) - min(loads) <= 0.7
+
+
+@pytest.mark.parametrize(
+    ("total", "units", "target", "slots", "count"),
+    [
+        (120.0, 300, 60.0, 2, 2),  # already a multiple of the slots
+        (300.0, 300, 60.0, 2, 6),  # 5 rounded up: no slot idles in the last round
+        (300.0, 300, 60.0, 4, 8),
+        (15.0, 300, 60.0, 2, 1),  # two 7.5 s shards would be under the 10 s floor
+        (300.0, 3, 60.0, 4, 3),  # never more shards than units
+        (30.0, 10, 10.0, 1, 3),
+    ],
+)
+def test_balanced_count(total: float, units: int, target: float, slots: int, count: int) -> None:
+    assert balanced_count(total, units, target, slots) == count
 
 
 def test_unknown_tests_cost_the_default() -> None:
