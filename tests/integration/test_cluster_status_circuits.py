@@ -15,44 +15,52 @@ from dtf.recovery.circuit import Circuit, CircuitState
 from dtf.store.recovery import all_circuits, load_circuits, save_circuits
 from dtf.store.results import ResultStore
 
-NOW = time.time()
-STORED = [
-    Circuit(
-        "worker",
-        "dtf-worker-1",
-        CircuitState.OPEN,
-        (NOW - 20, NOW - 10, NOW - 5),
-        opened_at=NOW - 5,
-        reason="harness: scratch volume missing",
-    ),
-    # Opened an hour ago: past its five-minute cool-down, it waits for a probe shard.
-    Circuit(
-        "hardware",
-        "cuda",
-        CircuitState.OPEN,
-        (NOW - 3600,) * 4,
-        opened_at=NOW - 3600,
-        reason="worker_lost: KilledWorker",
-    ),
-    Circuit("hardware", "cpu", CircuitState.CLOSED, (NOW - 30,), reason="transient"),
-]
+
+def _stored(now: float) -> list[Circuit]:
+    """Breakers as campaigns leave them, relative to `now`: built when a test runs, since
+    the session may reach this module long after importing it (cool-downs are minutes)."""
+    return [
+        Circuit(
+            "worker",
+            "dtf-worker-1",
+            CircuitState.OPEN,
+            (now - 20, now - 10, now - 5),
+            opened_at=now - 5,
+            reason="harness: scratch volume missing",
+        ),
+        # Opened an hour ago: past its five-minute cool-down, it waits for a probe shard.
+        Circuit(
+            "hardware",
+            "cuda",
+            CircuitState.OPEN,
+            (now - 3600,) * 4,
+            opened_at=now - 3600,
+            reason="worker_lost: KilledWorker",
+        ),
+        Circuit("hardware", "cpu", CircuitState.CLOSED, (now - 30,), reason="transient"),
+    ]
 
 
 @pytest.fixture
-def store_with_circuits(dtf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def now() -> float:
+    return time.time()
+
+
+@pytest.fixture
+def store_with_circuits(dtf_home: Path, monkeypatch: pytest.MonkeyPatch, now: float) -> Path:
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps at 80 columns when not on a terminal
     path = dtf_home / "dtf.duckdb"
     dtf_home.mkdir(parents=True)
     store = ResultStore(f"duckdb:///{path}")
     try:
-        save_circuits(store, STORED)
+        save_circuits(store, _stored(now))
     finally:
         store.close()
     return path
 
 
 def test_cluster_status_lists_the_open_and_half_open_circuits_beside_the_workers(
-    store_with_circuits: Path, dask_cluster: ClusterInfo
+    store_with_circuits: Path, dask_cluster: ClusterInfo, now: float
 ) -> None:
     args = ["cluster", "status", "--scheduler", dask_cluster.address]
     result = CliRunner().invoke(app, [*args, "--json"])
@@ -64,7 +72,7 @@ def test_cluster_status_lists_the_open_and_half_open_circuits_beside_the_workers
     assert set(circuits) == {("worker", "dtf-worker-1"), ("hardware", "cuda")}  # not cpu
     worker, cuda = circuits["worker", "dtf-worker-1"], circuits["hardware", "cuda"]
     assert (worker["state"], worker["failures"]) == ("open", 3)
-    assert worker["until"] == pytest.approx(NOW - 5 + 300)
+    assert worker["until"] == pytest.approx(now - 5 + 300)
     assert worker["reason"] == "harness: scratch volume missing"
     assert (cuda["state"], cuda["until"]) == ("half_open", None)
 
@@ -103,16 +111,17 @@ def test_recovery_circuits_lists_every_breaker_of_both_scopes(store_with_circuit
     ]
 
 
-def test_breakers_of_both_scopes_round_trip_through_the_store(store_url: str) -> None:
+def test_breakers_of_both_scopes_round_trip_through_the_store(store_url: str, now: float) -> None:
     store = ResultStore(store_url)
+    stored = _stored(now)
     try:
-        save_circuits(store, STORED)
-        save_circuits(store, [STORED[1]])  # saving again replaces, never duplicates
+        save_circuits(store, stored)
+        save_circuits(store, [stored[1]])  # saving again replaces, never duplicates
         hardware = load_circuits(store, "hardware")
         assert set(hardware) == {"cuda", "cpu"} and set(load_circuits(store)) == {"dtf-worker-1"}
         cuda = hardware["cuda"]
         assert (cuda.state, len(cuda.failures), cuda.opened_at) == (
-            CircuitState.OPEN, 4, pytest.approx(NOW - 3600),
+            CircuitState.OPEN, 4, pytest.approx(now - 3600),
         )  # fmt: skip
         assert [(c.scope, c.subject) for c in all_circuits(store)] == [
             ("hardware", "cpu"), ("hardware", "cuda"), ("worker", "dtf-worker-1"),
