@@ -89,5 +89,8 @@ def _lost_worker(exc: BaseException) -> tuple[str, str]:
     for arg in getattr(exc, "args", ())[1:2]:
         name = getattr(arg, "name", None)
         if name is not None:
-            return str(name), str(getattr(arg, "address", "") or "")
+            # With the pid: a worker given a fixed port comes back at the same address.
+            address = str(getattr(arg, "address", "") or "")
+            pid = getattr(arg, "pid", None)
+            return str(name), f"{address}#{pid}" if address and pid else address
     return "", ""

@@ -124,12 +124,12 @@ def test_exceptions_are_classified(
 
 def test_one_worker_death_is_one_incident_however_many_shards_it_failed() -> None:
     first, second = classify_exception(_killed_worker()), classify_exception(_killed_worker())
-    assert first.incident == second.incident == "worker_lost:tcp://127.0.0.1:1"
+    assert first.incident == second.incident == "worker_lost:tcp://127.0.0.1:1#1"
     book = RecoveryBook(fleet={"dtf-worker-1": {"cpu": 1}})
     assert book.first_report(first) and not book.first_report(second)
-    # the nanny's replacement lives at a new address: its death is a new incident
+    # the nanny's replacement is a new process (same address if the port is fixed): a new incident
     restarted = Failure(ErrorClass.INFRASTRUCTURE, "worker_lost", "KilledWorker",
-                        "dtf-worker-1", "worker_lost:tcp://127.0.0.1:2")  # fmt: skip
+                        "dtf-worker-1", "worker_lost:tcp://127.0.0.1:1#2")  # fmt: skip
     assert book.first_report(restarted)
     assert book.first_report(LOST) and book.first_report(LOST)  # no incident: each counts
 
