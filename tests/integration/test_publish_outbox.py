@@ -20,7 +20,7 @@ from dtf.validation.gate import validate_run
 from dtf.validation.spec import Expectations
 from tests.fakes.forges import FakeGitHub
 from tests.fakes.jira import FakeJira
-from tests.fakes.scenario import seed_baseline, seed_current
+from tests.fakes.scenario import scenario_store, seed_current
 from tests.fakes.slack import FakeSlack
 
 SECRET = "s3cr3t-T0KEN-must-never-leak"
@@ -36,12 +36,10 @@ def fakes() -> Iterator[tuple[FakeJira, FakeSlack, FakeGitHub]]:
 
 @pytest.fixture
 def store_url(tmp_path: Path, dtf_home: Path) -> str:
-    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
-    store = ResultStore(url)
-    seed_baseline(store)
-    seed_current(store)
-    store.close()
-    return url
+    path = tmp_path / "store.duckdb"
+    with scenario_store(path):
+        pass  # seeded and closed: the tests open it by URL
+    return f"duckdb:///{path}"
 
 
 def specs(jira: FakeJira, slack: FakeSlack, github: FakeGitHub) -> list[PublisherSpec]:

@@ -25,7 +25,7 @@ from dtf.store.results import ResultStore
 from dtf.store.schema import metadata
 from flows.finalize import publish_run
 from tests.fakes.forges import FakeGitHub
-from tests.fakes.scenario import SHA, seed_baseline, seed_current
+from tests.fakes.scenario import SHA, scenario_store
 
 DTF = str(Path(sys.executable).with_name("dtf"))
 
@@ -52,12 +52,10 @@ def api(prefect_server: ServerInfo) -> Iterator[str]:
 
 @pytest.fixture
 def store_url(tmp_path: Path, dtf_home: Path) -> str:
-    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
-    store = ResultStore(url)
-    seed_baseline(store)
-    seed_current(store)
-    store.close()
-    return url
+    path = tmp_path / "store.duckdb"
+    with scenario_store(path):
+        pass  # seeded and closed: the tests open it by URL
+    return f"duckdb:///{path}"
 
 
 def campaign(tmp_path: Path, fake: FakeGitHub, block: str) -> Path:
