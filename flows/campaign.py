@@ -326,6 +326,35 @@ def _record_skipped(store: ResultStore, manifest: Manifest, suite: str, reason: 
 def _finish(
     store: ResultStore, manifest: Manifest, lost: list[str], spec: Campaign, target: str
 ) -> Any:
+    with store.session():  # the verdict, report and summary read the store a dozen times
+        verdict = _decide(store, manifest, lost, spec, target)
+        report = write_report(store, manifest.run_id, dtf_home() / "runs" / manifest.run_id /
+                              "report.html")  # fmt: skip
+        create_markdown_artifact(
+            key="campaign-summary",
+            markdown=summary_markdown(store, manifest.run_id, verdict, report_link=report.as_uri()),
+            description=f"dtf campaign {manifest.run_id}: {verdict.status}",
+        )
+        failures = store.failures(manifest.run_id)
+    if failures:
+        create_markdown_artifact(
+            key="campaign-failures",
+            markdown=failures_markdown(failures),
+            description=f"failing tests of {manifest.run_id}",
+        )
+    if spec.publishers:
+        publish_run(manifest.run_id, store.url, target)  # reads the verdict just stored
+    if not verdict.passed:
+        # A returned Failed state fails the flow run (and `deployment run --watch`) without a
+        # traceback: a red campaign is a verdict, not a crash.
+        return Failed(message=f"campaign {manifest.run_id} failed: " + "; ".join(verdict.reasons))
+    return {"run_id": manifest.run_id, "verdict": verdict.status}
+
+
+def _decide(
+    store: ResultStore, manifest: Manifest, lost: list[str], spec: Campaign, target: str
+) -> Verdict:
+    """The run's verdict (tests, lost shards, quarantines, expectations), stored."""
     planned = {n for s in manifest.shards for n in s.nodeids}
     quarantined = excused(store.failures(manifest.run_id), quarantines(store, spec.name),
                           time.time())  # fmt: skip
@@ -346,24 +375,4 @@ def _finish(
             verdict = Verdict("failed", (*verdict.reasons, *failed))
     store.update_run(manifest.run_id, status="completed", verdict=verdict.status,
                      finished_at=time.time())  # fmt: skip
-    report = write_report(store, manifest.run_id, dtf_home() / "runs" / manifest.run_id /
-                          "report.html")  # fmt: skip
-    create_markdown_artifact(
-        key="campaign-summary",
-        markdown=summary_markdown(store, manifest.run_id, verdict, report_link=report.as_uri()),
-        description=f"dtf campaign {manifest.run_id}: {verdict.status}",
-    )
-    failures = store.failures(manifest.run_id)
-    if failures:
-        create_markdown_artifact(
-            key="campaign-failures",
-            markdown=failures_markdown(failures),
-            description=f"failing tests of {manifest.run_id}",
-        )
-    if spec.publishers:
-        publish_run(manifest.run_id, store.url, target)  # reads the verdict just stored
-    if not verdict.passed:
-        # A returned Failed state fails the flow run (and `deployment run --watch`) without a
-        # traceback: a red campaign is a verdict, not a crash.
-        return Failed(message=f"campaign {manifest.run_id} failed: " + "; ".join(verdict.reasons))
-    return {"run_id": manifest.run_id, "verdict": verdict.status}
+    return verdict

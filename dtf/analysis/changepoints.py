@@ -62,6 +62,8 @@ def e_divisive(values: Sequence[float], settings: Settings | None = None) -> lis
     """The significant change points of `values`, in order of index."""
     s = settings or Settings()
     x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0 or float(np.ptp(x)) < s.min_absolute:
+        return []  # no two segments' means can differ by min_absolute: nothing to report
     rng = np.random.default_rng(s.seed)
     found: dict[int, float] = {}
     while True:

@@ -42,7 +42,9 @@ class ReportData:
 
 def write_report(store: ResultStore, run_id: str, path: Path, *, window: int = 30) -> Path:
     """Write the run's report to `path` and return it."""
-    page = render_report(gather(store, run_id, window))
+    with store.session():  # a dozen queries: the DuckDB file is opened once
+        data = gather(store, run_id, window)
+    page = render_report(data)
     path = path.expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -74,15 +74,23 @@ def connect_with_retry(engine: Engine, timeout: float, location: str) -> Connect
 def transaction(engine: Engine, timeout: float, location: str) -> Iterator[Connection]:
     """One short transaction: commit on success, roll back and raise StoreError on failure."""
     conn = connect_with_retry(engine, timeout, location)
+    try:
+        with transaction_on(conn, location):
+            yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction_on(conn: Connection, location: str) -> Iterator[Connection]:
+    """A transaction on an open connection, its errors translated into StoreError."""
     # Bulk paths talk to the driver directly, so its own errors are translated here too.
-    driver_error = getattr(engine.dialect.loaded_dbapi, "Error", SQLAlchemyError)
+    driver_error = getattr(conn.engine.dialect.loaded_dbapi, "Error", SQLAlchemyError)
     try:
         with conn.begin():
             yield conn
     except (SQLAlchemyError, driver_error) as exc:
         raise StoreError(f"results store {location}: {first_line(exc)}") from exc
-    finally:
-        conn.close()
 
 
 def redact(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,14 @@ from sqlalchemy import Connection, Engine, Integer, Table, delete, func, insert,
 from dtf.execution.outcomes import ShardOutcome
 from dtf.store import migrate
 from dtf.store.bulk import Columns, insert_columns, rows_to_columns
-from dtf.store.engine import lock_timeout_from_env, make_engine, redact, transaction
+from dtf.store.engine import (
+    connect_with_retry,
+    lock_timeout_from_env,
+    make_engine,
+    redact,
+    transaction,
+    transaction_on,
+)
 from dtf.store.environments import record_environment
 from dtf.store.queries import FAILING, latest_results
 from dtf.store.schema import metadata, metrics, results, runs, shards
@@ -53,6 +61,7 @@ class ResultStore:
         self.url = url
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self.engine: Engine = make_engine(url)
+        self._session = threading.local()  # the connection of a session() in this thread
         if upgrade:
             with self.transaction() as conn:
                 migrate.upgrade(conn)
@@ -71,9 +80,39 @@ class ResultStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One short transaction (the way analysis runs its own SQL); StoreError on failure."""
-        with transaction(self.engine, self.lock_timeout, self.location) as conn:
-            yield conn
+        """One short transaction (the way analysis runs its own SQL); StoreError on failure.
+
+        Inside `session()` it runs on the session's connection (joining a transaction already
+        open there), else on a connection of its own.
+        """
+        shared: Connection | None = getattr(self._session, "conn", None)
+        if shared is None:
+            with transaction(self.engine, self.lock_timeout, self.location) as conn:
+                yield conn
+        elif shared.in_transaction():
+            yield shared
+        else:
+            with transaction_on(shared, self.location) as conn:
+                yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Run this thread's operations in the block on one connection.
+
+        Each operation is still its own transaction, but a DuckDB file is opened once for the
+        block instead of once per operation (tens of milliseconds each). Another process
+        waits for the whole block, so keep blocks to a burst of reads and writes.
+        """
+        if getattr(self._session, "conn", None) is not None:
+            yield
+            return
+        conn = connect_with_retry(self.engine, self.lock_timeout, self.location)
+        self._session.conn = conn
+        try:
+            yield
+        finally:
+            self._session.conn = None
+            conn.close()
 
     def revision(self) -> str | None:
         """The schema revision the store is at."""

@@ -152,3 +152,36 @@ def test_a_bad_lock_timeout_setting_is_named(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DTF_STORE_LOCK_TIMEOUT", "soon")
     with pytest.raises(StoreError, match="DTF_STORE_LOCK_TIMEOUT='soon'"):
         ResultStore("duckdb:///:memory:")
+
+
+def test_a_session_holds_one_connection_and_lets_others_in_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "session.duckdb"
+    store = ResultStore(f"duckdb:///{path}")
+    try:
+        with store.session():
+            store.start_run("r1", "nightly", source="s", parameters={})
+            with store.transaction() as outer, store.transaction() as inner:
+                assert inner is outer  # a transaction inside another joins it
+            with pytest.raises(StoreError, match="results store"), store.transaction() as conn:
+                conn.exec_driver_sql("SELECT * FROM no_such_table")
+            store.update_run("r1", status="completed", verdict="passed")  # still usable
+            # Another process is kept out while the session holds the file...
+            with pytest.raises(StoreError, match="stayed locked"):
+                _read_in_another_process(path, lock_timeout="0.3")
+        # ...and gets in once it ends, seeing every write the session committed.
+        assert _read_in_another_process(path, lock_timeout="10") == "passed"
+    finally:
+        store.close()
+
+
+def _read_in_another_process(path: Path, lock_timeout: str) -> str:
+    code = (
+        "import sys\nfrom dtf.store.results import ResultStore\n"
+        "print(ResultStore('duckdb:///' + sys.argv[1]).run('r1')['verdict'])"
+    )
+    env = {**os.environ, "DTF_STORE_LOCK_TIMEOUT": lock_timeout}
+    argv = [sys.executable, "-c", code, str(path)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise StoreError(done.stderr.strip().splitlines()[-1])
+    return done.stdout.strip()

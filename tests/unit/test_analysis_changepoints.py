@@ -88,3 +88,10 @@ def test_energy_statistic_peaks_at_the_step() -> None:
 def test_results_are_reproducible_for_a_seed() -> None:
     series = _steps([(50.0, 12), (56.0, 6)], noise=2.5, seed=5)
     assert e_divisive(series, Settings(seed=9)) == e_divisive(series, Settings(seed=9))
+
+
+def test_a_series_narrower_than_min_absolute_has_no_change_and_a_wider_one_does() -> None:
+    step = [0.001] * 15 + [0.004] * 15  # a clear 4x step, but only 3 ms
+    assert e_divisive(step, Settings(min_absolute=0.01)) == []
+    [change] = e_divisive(step, Settings(min_absolute=0.002))
+    assert change.index == 15
