@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import dask.config
 from prefect import Flow, tags
 from prefect.client.schemas.objects import State
+from prefect.context import refresh_global_settings_context
 from prefect.events.worker import EventsWorker
+from prefect.logging.configuration import setup_logging
 from prefect.logging.handlers import APILogWorker
 from prefect_dask import DaskTaskRunner
 
@@ -48,11 +51,25 @@ def launch_verify_quarantine(request: LaunchRequest) -> LaunchResult:
 
 def _run(flow: Flow[..., Any], request: LaunchRequest, tagged: str, **params: Any) -> State:
     """Run `flow` on the request's Dask cluster, tagged with the campaign and trigger `tagged`."""
+    # The CLI sets PREFECT_API_URL just before launching; a process that imported Prefect
+    # earlier (a warm launcher's child) still holds the settings read at import.
+    refresh_global_settings_context()
     runner = DaskTaskRunner(address=request.scheduler_address)
     with tags(f"campaign:{request.campaign}", f"trigger:{tagged}"):
         state: State = flow.with_options(task_runner=runner)(**params, return_state=True)
     _drain_prefect_workers()
     return state
+
+
+def refresh_after_fork() -> None:
+    """In a warm launcher's child: read settings from the client's environment again.
+
+    Prefect and Dask read their settings (PREFECT_*, DASK_*) when imported, in the launcher;
+    the child must run with the client's, and log to the client's stderr.
+    """
+    refresh_global_settings_context()
+    setup_logging(incremental=False)
+    dask.config.refresh()
 
 
 def _failed(request: LaunchRequest, state: State) -> LaunchResult:

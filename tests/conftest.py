@@ -17,6 +17,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POSTGRES_ENV = "DTF_TEST_POSTGRES_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # No warm launcher is started behind the tests' backs (each would hold ~300 MB until its
+    # idle timeout); tests/integration/test_warm_launcher.py turns it on where it is tested.
+    os.environ["DTF_WARM"] = "0"
+
+
 @pytest.fixture
 def dtf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh dtf home (DTF_HOME) and an empty DuckDB store for one test."""

@@ -27,30 +27,34 @@ from dtf.cli import (  # noqa: F401
 from dtf.cli.app import app, errors
 from dtf.errors import DtfError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run_cli"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: dtf errors print one clear line and exit non-zero."""
-    code = 0
-    try:
-        returned = app(args=argv, standalone_mode=False)
-        # Without standalone mode, click returns the code of a typer.Exit instead of raising.
-        code = returned if isinstance(returned, int) else 0
-    except DtfError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-        code = exc.exit_code
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except (click.ClickException, TyperClickException) as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        errors.print("aborted")
-        code = 130
+    """Run the CLI in this process and end it with the command's exit code."""
+    code = run_cli(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # After a flow run, Prefect's and Dask's background threads still hold DuckDB objects, and
     # a normal interpreter exit makes DuckDB's bindings print dozens of "nanobind: leaked"
     # lines. The launcher has already delivered the flow's logs and events, so end here.
     os._exit(code)
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. dtf errors print one clear line, not a traceback."""
+    try:
+        returned = app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising.
+        return returned if isinstance(returned, int) else 0
+    except DtfError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.ClickException, TyperClickException) as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        errors.print("aborted")
+        return 130

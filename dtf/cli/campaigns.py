@@ -24,6 +24,7 @@ from dtf.runs import new_run_id
 from dtf.services import spawn
 from dtf.spec.resolve import resolve_target
 from dtf.store.results import ResultStore
+from dtf.warm.launcher import ensure_launcher
 
 
 @app.command()
@@ -90,6 +91,7 @@ def run(
     finally:
         store.close()
     console.print(f"wall time {time.monotonic() - started:.1f}s")
+    ensure_launcher(home)  # started after the run, so the next `dtf run` skips the imports
     if verdict != "passed":
         raise typer.Exit(1)
 

@@ -36,6 +36,7 @@ from dtf.server import (
     stop_server,
 )
 from dtf.store.results import ResultStore
+from dtf.warm.launcher import ensure_launcher, stop_launcher
 
 server_app = typer.Typer(help="The local Prefect server dtf manages.", no_args_is_help=True)
 cluster_app = typer.Typer(help="The local Dask cluster dtf manages.", no_args_is_help=True)
@@ -75,6 +76,7 @@ def local_services(home: Path, workers: int | None) -> tuple[ServerInfo, Cluster
 def down() -> None:
     """Stop the local cluster and Prefect server that dtf started."""
     home = dtf_home()
+    stop_launcher(home)
     cluster = stop_cluster(home)
     server = stop_server(home)
     console.print(f"cluster {'stopped' if cluster else 'was not running'}; "
@@ -84,12 +86,15 @@ def down() -> None:
 @server_app.command("up")
 def server_up() -> None:
     """Start (or reuse) the local Prefect server and print its UI URL."""
-    console.print(f"Prefect server: {ensure_server(dtf_home()).ui_url}")
+    home = dtf_home()
+    console.print(f"Prefect server: {ensure_server(home).ui_url}")
+    ensure_launcher(home)
 
 
 @server_app.command("down")
 def server_down() -> None:
     """Stop the local Prefect server."""
+    stop_launcher(dtf_home())
     console.print("stopped" if stop_server(dtf_home()) else "was not running")
 
 
@@ -120,6 +125,7 @@ def cluster_up(
     env = {"PREFECT_API_URL": prefect_server(home).api_url, **server_env(home),
            "DTF_CODE_FINGERPRINT": code_fingerprint()}  # fmt: skip
     info = ensure_cluster(home, profiles, env)
+    ensure_launcher(home)
     console.print(f"Dask scheduler {info.address}, workers: {', '.join(info.workers)}")
 
 
