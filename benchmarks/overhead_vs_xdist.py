@@ -120,8 +120,11 @@ def stop_services(home: Path) -> None:
                    check=False, timeout=120)  # fmt: skip
 
 
-def measure(suite: Path, home: Path, repeat: int, tag: str) -> dict[str, list[Sample]]:
+def measure(
+    suite: Path, home: Path, repeat: int, tag: str, cold: bool = False
+) -> dict[str, list[Sample]]:
     env = dtf_env(home)
+    cold_env = {**env, "DTF_WARM": "0"}  # `dtf run` without the warm launcher
     plain_env = {k: v for k, v in os.environ.items() if k != "DTF_HOME"}
     runners: dict[str, Callable[[int], None]] = {
         "plain": lambda _: run([sys.executable, *PYTEST], suite, plain_env, "pytest"),
@@ -132,10 +135,16 @@ def measure(suite: Path, home: Path, repeat: int, tag: str) -> dict[str, list[Sa
             [str(DTF), "run", str(suite), "--run-id", f"{tag}-{i}"], home, env, "dtf run"
         ),
     }
+    if cold:
+        runners["dtf-cold"] = lambda i: run(
+            [str(DTF), "run", str(suite), "--run-id", f"{tag}-cold-{i}"], home, cold_env,
+            "dtf run (DTF_WARM=0)",
+        )  # fmt: skip
     # dtf restarts its cluster whenever dtf's code changes (dtf.fingerprint); on a tree
     # being edited, bring it up again untimed so a restart never lands inside a timing.
     prepare = {"dtf": lambda: run([str(DTF), "cluster", "up", "--workers", str(WORKERS)], home,
                                   env, "dtf cluster up")}  # fmt: skip
+    wait_for_launcher(home)
     runners["plain"](0)  # warms the file cache and byte-code
     runners["dtf"](-1)  # the first run records the duration history the planner needs
     samples: dict[str, list[Sample]] = {k: [] for k in runners}
@@ -146,11 +155,34 @@ def measure(suite: Path, home: Path, repeat: int, tag: str) -> dict[str, list[Sa
     return samples
 
 
+def wait_for_launcher(home: Path, timeout: float = 60.0) -> None:
+    """The warm launcher `dtf cluster up` started takes seconds to import; wait for it."""
+    if os.environ.get("DTF_WARM") == "0":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and "ready in" not in launcher_log(home):
+        time.sleep(0.2)
+
+
+def launcher_log(home: Path) -> str:
+    try:
+        return (home / "warm" / "launcher.log").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def warm_runs(home: Path) -> int:
+    """`dtf run` commands the warm launcher has served in this home so far."""
+    return launcher_log(home).count("served ['run'")
+
+
 def report_suite(name: str, what: str, samples: dict[str, list[Sample]], repeat: int) -> None:
     wall = {k: statistics.median(s[0] for s in v) for k, v in samples.items()}
     cpu = {k: statistics.median(s[1] for s in v) for k, v in samples.items()}
     labels = {"plain": "plain pytest", "xdist": f"pytest -n {WORKERS}",
-              "dtf": f"dtf run ({WORKERS} workers)"}  # fmt: skip
+              "dtf": f"dtf run ({WORKERS} workers)",
+              "dtf-cold": "dtf run, DTF_WARM=0"}  # fmt: skip
+    labels = {k: v for k, v in labels.items() if k in samples}
     print(f"suite {name}: {what}; median of {repeat}")
     for key, label in labels.items():
         runs = ", ".join(f"{w:.2f}/{c:.2f}" for w, c in samples[key])
@@ -159,6 +191,8 @@ def report_suite(name: str, what: str, samples: dict[str, list[Sample]], repeat:
     print(f"  ratio dtf/xdist: wall {ratio:.3f}   ratio dtf/plain: wall "
           f"{wall['dtf'] / wall['plain']:.3f}   ratio xdist/plain: wall "
           f"{wall['xdist'] / wall['plain']:.3f}")  # fmt: skip
+    if "dtf-cold" in wall:
+        print(f"  ratio cold dtf/xdist: wall {wall['dtf-cold'] / wall['xdist']:.3f}")
     goal = GOALS[name]
     print(f"  goal dtf/xdist <= {goal:g}: {'met' if ratio <= goal else 'NOT met'}")
 
@@ -170,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (median reported)")
     parser.add_argument("--home", type=Path, help="DTF_HOME to use (default: a temporary one)")
     parser.add_argument("--keep-up", action="store_true", help="leave server and cluster up")
+    parser.add_argument("--cold", action="store_true",
+                        help="also time `dtf run` with DTF_WARM=0 on the tiny suite")  # fmt: skip
     args = parser.parse_args(argv)
     scale = args.size / FULL_TINY
     skewed = max(4, math.ceil(FULL_SKEWED * scale))
@@ -187,12 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"command: python {' '.join(PYTEST)} [-n {WORKERS}]  vs  dtf run SUITE "
               f"(server and {WORKERS}-worker cluster up: started in {setup:.1f} s, not timed; "
               f"one untimed dtf run first records history)")  # fmt: skip
-        tiny = measure(tmp / "tiny", home, args.repeat, "tiny")
+        before = warm_runs(home)
+        tiny = measure(tmp / "tiny", home, args.repeat, "tiny", cold=args.cold)
         report_suite("tiny", f"{args.size} trivial tests", tiny, args.repeat)
         heavy = measure(tmp / "skewed", home, args.repeat, "skewed")
         longest = max(durations)
         report_suite("skewed", f"{skewed} tests, lognormal, {sum(durations):.1f} s in all, "
                      f"longest {longest:.2f} s", heavy, args.repeat)  # fmt: skip
+        timed = 2 * (args.repeat + 1)  # the untimed history run of each suite included
+        print(f"warm launcher: served {warm_runs(home) - before} of the {timed} `dtf run` "
+              f"commands with DTF_WARM unset")  # fmt: skip
         print(f"load after: {os.getloadavg()[0]:.1f}")
     finally:
         if not args.keep_up:

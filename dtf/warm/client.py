@@ -42,7 +42,7 @@ def delegate(argv: list[str]) -> int | None:
     """Run `dtf ARGV` in a warm launcher's child and return its exit code; None if no launcher
     takes it (none running, another Python or code version, or it did not answer in time)."""
     path = socket_path(dtf_home())
-    if not path.exists():
+    if not _ours(path):
         return None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         handed = _hand_over(sock, path, argv)
@@ -51,6 +51,15 @@ def delegate(argv: list[str]) -> int | None:
         pid, reader = handed
         # From here the child runs the command: whatever happens, it is never run twice.
         return _wait(reader, pid)
+
+
+def _ours(path: Path) -> bool:
+    """Whether the socket exists and it and its directory belong to this user: the client
+    hands over its environment, which may hold secrets."""
+    try:
+        return path.stat().st_uid == path.parent.stat().st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def _hand_over(

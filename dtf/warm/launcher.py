@@ -267,6 +267,8 @@ def _take_lock(home: Path) -> int | None:
 
 def _listen(path: Path) -> socket.socket:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.stat().st_uid != os.getuid():
+        raise SystemExit(f"{path.parent} belongs to another user: not serving there")
     path.unlink(missing_ok=True)  # a dead launcher's socket; the lock says none serves it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o077)  # only this user may connect

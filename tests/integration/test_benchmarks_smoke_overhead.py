@@ -17,7 +17,8 @@ NUMBER = r"(-?\d+\.\d+)"
 
 
 def run_benchmark(name: str, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "DTF_HOME"}
+    # DTF_WARM goes too: the benchmarks time `dtf run` as users get it, warm launcher included.
+    env = {k: v for k, v in os.environ.items() if k not in {"DTF_HOME", "DTF_WARM"}}
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / name), *args],
         capture_output=True, text=True, env=env, timeout=400, check=False,
@@ -38,7 +39,7 @@ needs_opt_in = pytest.mark.skipif(
 @pytest.mark.e2e
 @needs_opt_in
 def test_overhead_vs_xdist_prints_three_runners_and_the_ratios() -> None:
-    out = run_benchmark("overhead_vs_xdist.py", "--size", "10", "--repeat", "1")
+    out = run_benchmark("overhead_vs_xdist.py", "--size", "10", "--repeat", "1", "--cold")
     assert re.search(r"machine: nproc=\d+ load=\d+\.\d .*python=3\.", out)
     for suite in ("tiny: 10 trivial tests", "skewed: 4 tests, lognormal"):
         assert f"suite {suite}" in out
@@ -46,6 +47,10 @@ def test_overhead_vs_xdist_prints_three_runners_and_the_ratios() -> None:
         assert len(re.findall(rf"{re.escape(label)} +wall +{NUMBER} s +cpu +{NUMBER} s", out)) == 2
     ratios = re.findall(rf"ratio dtf/xdist: wall {NUMBER}   ratio dtf/plain: wall {NUMBER}", out)
     assert len(ratios) == 2 and all(float(a) > 0 and float(b) > 0 for a, b in ratios)
+    assert re.search(rf"dtf run, DTF_WARM=0 +wall +{NUMBER} s", out)  # --cold: tiny suite only
+    assert re.search(rf"ratio cold dtf/xdist: wall {NUMBER}", out)
+    # The launcher `dtf cluster up` started serves every run without DTF_WARM=0.
+    assert "warm launcher: served 4 of the 4 `dtf run` commands" in out
     assert re.search(r"goal dtf/xdist <= 1\.3: (met|NOT met)", out)
     assert re.search(r"goal dtf/xdist <= 1: (met|NOT met)", out)
 
