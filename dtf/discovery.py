@@ -38,6 +38,7 @@ class Discovered:
     rootdir: Path
     nodeids: list[str] = field(default_factory=list)
     collect_errors: dict[str, str] = field(default_factory=dict)
+    reused: bool = False  # from an identical earlier collection (dtf.cache.collected)
 
 
 @dataclass

@@ -205,7 +205,7 @@ def _discover(
     shipped = workspace.model_dump(mode="json")  # a task parameter: plain JSON
     futures = {
         s.name: discover_suite.submit(
-            s.name, shipped, s.select.narrowed(keyword, marker).pytest_args()
+            s.name, shipped, s.select.narrowed(keyword, marker).pytest_args(), s.cache_collection
         )
         for s in spec.suites
         if s.kind == "pytest"
@@ -225,7 +225,12 @@ def _discover(
     listed = {
         name: Discovered(rootdir=source, nodeids=future.result()) for name, future in pages.items()
     }
-    return {**others, **listed, **{name: future.result() for name, future in futures.items()}}
+    collected = {name: future.result() for name, future in futures.items()}
+    for name, found in collected.items():
+        if found.reused:
+            get_run_logger().info("suite %s: %d test ids from an identical earlier collection",
+                                  name, len(found.nodeids))  # fmt: skip
+    return {**others, **listed, **collected}
 
 
 def _listed_tests(suite: Suite, source: Path) -> list[str]:

@@ -19,10 +19,13 @@ from dtf.recovery.book import select_tests
 
 
 @task(name="discover", task_run_name="discover-{suite}", cache_policy=NO_CACHE)
-def discover_suite(suite: str, workspace: dict[str, Any], pytest_args: list[str]) -> Discovered:
-    """Collect a suite's test ids with pytest, in the run's workspace on this worker."""
+def discover_suite(
+    suite: str, workspace: dict[str, Any], pytest_args: list[str], reuse: bool = True
+) -> Discovered:
+    """Collect a suite's test ids with pytest, in the run's workspace on this worker
+    (or, with `reuse`, take them from an identical earlier collection there)."""
     spec = WorkspaceSpec.model_validate(workspace)
-    return discover_in_workspace(spec, pytest_args, worker=current_worker().name)
+    return discover_in_workspace(spec, pytest_args, worker=current_worker().name, reuse=reuse)
 
 
 @task(name="list-pages", task_run_name="list-pages-{suite}", cache_policy=NO_CACHE)

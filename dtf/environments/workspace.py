@@ -14,10 +14,12 @@ from typing import Any
 
 from dtf.browser.pages import discover_pages
 from dtf.browser.spec import BrowserSuiteSpec
+from dtf.cache.collected import CollectionCache, collection_key, reuse_enabled
+from dtf.config import dtf_home
 from dtf.discovery import Discovered, discover
 from dtf.environments.build import EnvironmentCache
 from dtf.environments.keys import lock_hash, platform_tag, requirement_files
-from dtf.environments.shard import shard_environment
+from dtf.environments.shard import process_environment, shard_environment
 from dtf.environments.spec import EnvironmentSpec, WorkspaceSpec
 from dtf.errors import DiscoveryError, InfrastructureError, SourceError
 from dtf.sources.checkout import SourceCache
@@ -122,9 +124,12 @@ def discover_in_workspace(
     *,
     cache_root: Path | None = None,
     worker: str = "",
+    reuse: bool = True,
 ) -> Discovered:
     """Collect tests in the workspace on this worker (its checkout, its environment).
 
+    With `reuse` (and $DTF_COLLECTION_CACHE not 0), an identical earlier collection's ids are
+    returned without running pytest (dtf.cache.collected says what "identical" covers).
     For a git source the rootdir comes back relative to the repository, as the manifest
     wants it: every worker's checkout lives at a different path.
     """
@@ -134,14 +139,31 @@ def discover_in_workspace(
         ) as ws,
         tempfile.TemporaryDirectory(prefix="dtf-discover-home-") as scratch,
     ):
-        found = discover(ws.source_root, pytest_args, python=ws.python,
-                         env=ws.shard_env(Path(scratch)))  # fmt: skip
+        cache = CollectionCache(cache_root) if reuse and reuse_enabled() else None
+        found = _collect_or_reuse(ws, pytest_args, Path(scratch), cache)
         if ws.checkout is not None:
             relative = os.path.relpath(found.rootdir, ws.checkout)
             if relative.startswith(".."):
                 raise DiscoveryError(f"pytest's rootdir {found.rootdir} is outside the repository")
             found.rootdir = Path(relative)
         return found
+
+
+def _collect_or_reuse(
+    ws: PreparedWorkspace, pytest_args: list[str], scratch: Path, cache: CollectionCache | None
+) -> Discovered:
+    env = ws.shard_env(scratch)
+    if cache is None:
+        return discover(ws.source_root, pytest_args, python=ws.python, env=env)
+    # The scratch directory is new each time; what the key needs is the rest of the variables.
+    seen = {k: v.replace(str(scratch), "<scratch>") for k, v in process_environment(env).items()}
+    key = collection_key(ws.source_root, pytest_args, ws.python, seen, exclude=[dtf_home()])
+    found = cache.load(key) if key else None
+    if found is None:
+        found = discover(ws.source_root, pytest_args, python=ws.python, env=env)
+        if key:
+            cache.save(key, found)
+    return found
 
 
 def pages_in_workspace(

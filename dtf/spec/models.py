@@ -161,6 +161,10 @@ class Suite(_Strict):
     reruns: int | None = Field(default=None, ge=0, le=5)
     when: Condition = Field(default_factory=dict)
     unless: Condition = Field(default_factory=dict)
+    # Reuse the test ids an identical earlier collection found (same files, interpreter,
+    # packages, variables: dtf.cache.collected); false for a suite whose collection reads
+    # anything else (the clock, a service, files outside its tree).
+    cache_collection: bool = True
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,192 @@
+"""A selection's collected test ids, reused while nothing pytest's collection reads has changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import site
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from glob import glob
+from pathlib import Path
+
+from dtf.cache import config
+from dtf.discovery import Discovered
+
+ENABLED_ENV = "DTF_COLLECTION_CACHE"
+MAX_ENTRIES = 256
+# Past this many files, stat-ing the tree could cost more than collecting: collect.
+MAX_FILES = 100_000
+# pytest reads its configuration and conftest files from the source's parents too.
+PARENT_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini",
+                "setup.cfg")  # fmt: skip
+# Hidden directories (.git, .venv, .tox), byte-code and node packages are not test inputs.
+PRUNED_DIRS = frozenset({"__pycache__", "node_modules"})
+# A file changed this recently may change again within the clock's granularity without its
+# size or mtime moving (git's "racily clean" case): its content is hashed too.
+RACY_SECONDS = 2.0
+
+
+def reuse_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """False when this worker's $DTF_COLLECTION_CACHE is 0."""
+    return (os.environ if env is None else env).get(ENABLED_ENV, "1").strip() != "0"
+
+
+class _TooManyFilesError(Exception):
+    """The tree has more than MAX_FILES files."""
+
+
+def collection_key(
+    source: Path,
+    pytest_args: Sequence[str],
+    python: str,
+    env: Mapping[str, str],
+    *,
+    exclude: Sequence[Path] = (),
+) -> str | None:
+    """A digest of what a `pytest --collect-only` of `pytest_args` run in `source` depends on.
+
+    That is: the arguments; the interpreter and its site-packages directories (a directory's
+    mtime moves when a distribution is installed or removed); the process's variables; the
+    configuration and conftest files in the parents of `source` and of each path the
+    arguments name; the name, size, mtime, inode and ctime of every file under `source` and
+    those paths, outside hidden directories, byte-code and `exclude` (dtf's own state). A
+    suite whose collection reads anything else (the clock, a service, other files) must not
+    reuse it (the suite's `cache_collection: false`). None past MAX_FILES files.
+    """
+    digest = hashlib.sha256()
+    now = time.time()
+    resolved = source.resolve()
+    outside = [p for p in named_paths(resolved, pytest_args) if not p.is_relative_to(resolved)]
+    roots = [resolved, *outside]
+    skipped = {p.resolve() for p in exclude}
+    folders = sorted({f for r in roots for f in _folders_up(r)})
+    parts: dict[str, Iterable[str]] = {
+        "args": pytest_args,
+        "python": [python, os.path.realpath(python), *_stats(site_dirs(python), now)],
+        "env": (f"{name}={value}" for name, value in sorted(env.items())),
+        "parents": _stats((f / name for f in folders for name in PARENT_FILES), now),
+        "tree": (line for r in roots if r not in skipped for line in _tree(r, now, skipped)),
+    }
+    try:
+        for name, lines in parts.items():
+            digest.update(f"[{name}]\n".encode())
+            for count, line in enumerate(lines):
+                if count >= MAX_FILES:
+                    raise _TooManyFilesError
+                digest.update(line.encode(errors="surrogateescape") + b"\n")
+    except _TooManyFilesError:
+        return None
+    return digest.hexdigest()
+
+
+def named_paths(source: Path, pytest_args: Sequence[str]) -> list[Path]:
+    """The existing files and directories the arguments name (a test id's file for a test id)."""
+    paths: set[Path] = set()
+    for arg in pytest_args:
+        if arg.startswith("-"):
+            continue
+        path = (source / arg.split("::", 1)[0]).resolve()  # absolute args stay as they are
+        if path.exists():
+            paths.add(path)
+    return sorted(paths)
+
+
+def _folders_up(path: Path) -> list[Path]:
+    start = path if path.is_dir() else path.parent
+    return [start, *start.parents]
+
+
+def site_dirs(python: str) -> list[Path]:
+    """The site-packages directories of `python`: this interpreter's own, or a venv's."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return [Path(p) for p in site.getsitepackages()]
+    prefix = Path(python).parent.parent
+    return [Path(p) for p in sorted(glob(str(prefix / "lib" / "python*" / "site-packages")))]
+
+
+def _stats(paths: Iterable[Path], now: float) -> Iterator[str]:
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            yield f"{path} -"
+            continue
+        yield f"{path} {_signature(path, stat, now)}"
+
+
+def _tree(root: Path, now: float, skipped: set[Path]) -> Iterator[str]:
+    if root.is_file():
+        yield from _stats([root], now)
+        return
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if _walked(Path(folder), d, skipped))
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # a dangling link: pytest cannot read it either
+            yield f"{path} {_signature(path, stat, now)}"
+
+
+def _walked(folder: Path, name: str, skipped: set[Path]) -> bool:
+    return not name.startswith(".") and name not in PRUNED_DIRS and folder / name not in skipped
+
+
+def _signature(path: Path, stat: os.stat_result, now: float) -> str:
+    text = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
+    if now - stat.st_mtime < RACY_SECONDS and path.is_file():
+        try:
+            text += " " + hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            text += " unreadable"
+    return text
+
+
+class CollectionCache:
+    """Collections by key in `<cache root>/collections/`, the least recently used evicted."""
+
+    def __init__(self, root: Path | None = None, max_entries: int = MAX_ENTRIES):
+        self.folder = (root if root is not None else config.cache_root()) / "collections"
+        self.max_entries = max_entries
+
+    def load(self, key: str) -> Discovered | None:
+        """The collection stored under `key`, or None (an unreadable entry is a miss)."""
+        path = self.folder / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found = Discovered(rootdir=Path(data["rootdir"]),
+                               nodeids=[str(n) for n in data["nodeids"]], reused=True)  # fmt: skip
+            os.utime(path)  # its mtime is its last use
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return found
+
+    def save(self, key: str, found: Discovered) -> None:
+        """Keep a clean collection (one with errors is collected again next time)."""
+        if found.collect_errors:
+            return
+        data = {"rootdir": str(found.rootdir), "nodeids": found.nodeids}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = self.folder / f".{key}.{os.getpid()}.tmp"
+            partial.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(partial, self.folder / f"{key}.json")  # concurrent savers: last wins
+            self._evict()
+        except OSError:
+            pass  # a cache that cannot be written only costs the next collection
+
+    def _evict(self) -> None:
+        entries = sorted(self.folder.glob("*.json"), key=_mtime, reverse=True)
+        for stale in entries[self.max_entries :]:
+            stale.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
