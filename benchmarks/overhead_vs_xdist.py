@@ -121,7 +121,7 @@ def stop_services(home: Path) -> None:
 
 
 def measure(
-    suite: Path, home: Path, repeat: int, tag: str, cold: bool = False
+    suite: Path, home: Path, repeat: int, tag: str, cold: bool = False, edited: bool = False
 ) -> dict[str, list[Sample]]:
     env = dtf_env(home)
     cold_env = {**env, "DTF_WARM": "0"}  # `dtf run` without the warm launcher
@@ -135,6 +135,15 @@ def measure(
             [str(DTF), "run", str(suite), "--run-id", f"{tag}-{i}"], home, env, "dtf run"
         ),
     }
+    if edited:
+        # A test module's mtime moves (as after an edit or a checkout): the worker cannot reuse
+        # its earlier collection and runs `pytest --collect-only` again, as on a pull request.
+        def edited_run(index: int) -> None:
+            touch_a_module(suite)
+            run([str(DTF), "run", str(suite), "--run-id", f"{tag}-edited-{index}"], home, env,
+                "dtf run (edited tree)")  # fmt: skip
+
+        runners["dtf-edited"] = edited_run
     if cold:
         runners["dtf-cold"] = lambda i: run(
             [str(DTF), "run", str(suite), "--run-id", f"{tag}-cold-{i}"], home, cold_env,
@@ -153,6 +162,11 @@ def measure(
             prepare.get(key, lambda: None)()
             samples[key].append(timed(lambda: runner(index)))  # noqa: B023
     return samples
+
+
+def touch_a_module(suite: Path) -> None:
+    module = min(suite.glob("test_*.py"))
+    os.utime(module)
 
 
 def wait_for_launcher(home: Path, timeout: float = 60.0) -> None:
@@ -181,7 +195,7 @@ def report_suite(name: str, what: str, samples: dict[str, list[Sample]], repeat:
     cpu = {k: statistics.median(s[1] for s in v) for k, v in samples.items()}
     labels = {"plain": "plain pytest", "xdist": f"pytest -n {WORKERS}",
               "dtf": f"dtf run ({WORKERS} workers)",
-              "dtf-cold": "dtf run, DTF_WARM=0"}  # fmt: skip
+              "dtf-edited": "dtf run, tree edited", "dtf-cold": "dtf run, DTF_WARM=0"}  # fmt: skip
     labels = {k: v for k, v in labels.items() if k in samples}
     print(f"suite {name}: {what}; median of {repeat}")
     for key, label in labels.items():
@@ -191,6 +205,9 @@ def report_suite(name: str, what: str, samples: dict[str, list[Sample]], repeat:
     print(f"  ratio dtf/xdist: wall {ratio:.3f}   ratio dtf/plain: wall "
           f"{wall['dtf'] / wall['plain']:.3f}   ratio xdist/plain: wall "
           f"{wall['xdist'] / wall['plain']:.3f}")  # fmt: skip
+    if "dtf-edited" in wall:
+        print(f"  ratio edited dtf/xdist: wall {wall['dtf-edited'] / wall['xdist']:.3f} "
+              f"(collected again, not reused)")  # fmt: skip
     if "dtf-cold" in wall:
         print(f"  ratio cold dtf/xdist: wall {wall['dtf-cold'] / wall['xdist']:.3f}")
     goal = GOALS[name]
@@ -224,13 +241,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(server and {WORKERS}-worker cluster up: started in {setup:.1f} s, not timed; "
               f"one untimed dtf run first records history)")  # fmt: skip
         before = warm_runs(home)
-        tiny = measure(tmp / "tiny", home, args.repeat, "tiny", cold=args.cold)
+        tiny = measure(tmp / "tiny", home, args.repeat, "tiny", cold=args.cold, edited=True)
         report_suite("tiny", f"{args.size} trivial tests", tiny, args.repeat)
         heavy = measure(tmp / "skewed", home, args.repeat, "skewed")
         longest = max(durations)
         report_suite("skewed", f"{skewed} tests, lognormal, {sum(durations):.1f} s in all, "
                      f"longest {longest:.2f} s", heavy, args.repeat)  # fmt: skip
-        timed = 2 * (args.repeat + 1)  # the untimed history run of each suite included
+        timed = 2 * (args.repeat + 1) + args.repeat  # the untimed history runs, edited runs
         print(f"warm launcher: served {warm_runs(home) - before} of the {timed} `dtf run` "
               f"commands with DTF_WARM unset")  # fmt: skip
         print(f"load after: {os.getloadavg()[0]:.1f}")

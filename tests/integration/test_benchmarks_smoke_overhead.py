@@ -49,8 +49,10 @@ def test_overhead_vs_xdist_prints_three_runners_and_the_ratios() -> None:
     assert len(ratios) == 2 and all(float(a) > 0 and float(b) > 0 for a, b in ratios)
     assert re.search(rf"dtf run, DTF_WARM=0 +wall +{NUMBER} s", out)  # --cold: tiny suite only
     assert re.search(rf"ratio cold dtf/xdist: wall {NUMBER}", out)
+    assert re.search(rf"dtf run, tree edited +wall +{NUMBER} s", out)  # tiny suite only
+    assert re.search(rf"ratio edited dtf/xdist: wall {NUMBER} \(collected again", out)
     # The launcher `dtf cluster up` started serves every run without DTF_WARM=0.
-    assert "warm launcher: served 4 of the 4 `dtf run` commands" in out
+    assert "warm launcher: served 5 of the 5 `dtf run` commands" in out
     assert re.search(r"goal dtf/xdist <= 1\.3: (met|NOT met)", out)
     assert re.search(r"goal dtf/xdist <= 1: (met|NOT met)", out)
 
