@@ -101,7 +101,8 @@ def _folders_up(path: Path) -> list[Path]:
 
 def site_dirs(python: str) -> list[Path]:
     """The site-packages directories of `python`: this interpreter's own, or a venv's."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    # Not realpath: a venv's python links to the base interpreter that this one may share.
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
         return [Path(p) for p in site.getsitepackages()]
     prefix = Path(python).parent.parent
     return [Path(p) for p in sorted(glob(str(prefix / "lib" / "python*" / "site-packages")))]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dtf.cache.collected import CollectionCache, collection_key
+from dtf.cache.collected import CollectionCache, collection_key, site_dirs
 from dtf.discovery import Discovered
 from dtf.environments.spec import WorkspaceSpec
 from dtf.environments.workspace import discover_in_workspace, plan_workspace
@@ -85,6 +85,15 @@ def test_a_same_size_rewrite_within_the_clock_granularity_changes_the_key(projec
     module.write_text("def test_z():\n    pass\n", encoding="utf-8")
     os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
     assert _key(project) != before  # modified moments ago: its content is hashed
+
+
+def test_a_venv_s_own_site_packages_count_not_this_interpreter_s(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(os.path.realpath(sys.executable))  # as venvs do
+    packages = venv / "lib" / "python3.11" / "site-packages"
+    packages.mkdir(parents=True)
+    assert site_dirs(str(venv / "bin" / "python")) == [packages]
 
 
 def test_byte_code_and_hidden_directories_do_not_change_the_key(project: Path) -> None:
