@@ -13,6 +13,7 @@ from glob import glob
 from pathlib import Path
 
 from dtf.cache import config
+from dtf.cache.entries import last_use
 from dtf.discovery import Discovered
 
 ENABLED_ENV = "DTF_COLLECTION_CACHE"
@@ -181,13 +182,6 @@ class CollectionCache:
             pass  # a cache that cannot be written only costs the next collection
 
     def _evict(self) -> None:
-        entries = sorted(self.folder.glob("*.json"), key=_mtime, reverse=True)
+        entries = sorted(self.folder.glob("*.json"), key=last_use, reverse=True)
         for stale in entries[self.max_entries :]:
             stale.unlink(missing_ok=True)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0

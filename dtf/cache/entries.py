@@ -93,7 +93,7 @@ class EntryCache:
         for meta_path in (self.root / "meta").glob("*.json"):
             meta = _load(meta_path)
             if meta is not None:
-                last = _mtime(meta_path)
+                last = last_use(meta_path)
                 found.append(Stored(meta_path.stem, int(meta.get("bytes", 0)), last))
         return sorted(found, key=lambda s: (s.last_used, s.key))
 
@@ -217,7 +217,8 @@ def _load(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _mtime(path: Path) -> float:
+def last_use(path: Path) -> float:
+    """A cache file's mtime (its last use), or 0 when it is gone."""
     try:
         return path.stat().st_mtime
     except FileNotFoundError:
