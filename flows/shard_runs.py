@@ -14,7 +14,7 @@ from prefect.futures import PrefectFuture, as_completed
 from dtf.cluster.fleet import live_workers
 from dtf.execution.outcomes import FAILING_OUTCOMES, CaseResult, ShardOutcome
 from dtf.planning.manifest import Manifest
-from dtf.planning.schedule import Worker, submission_order
+from dtf.planning.schedule import Worker, planned_workers, submission_order
 from dtf.recovery.book import Admission, Attempt, RecoveryBook, batch_homes
 from dtf.recovery.circuit import HARDWARE_SCOPE, WORKER_SCOPE
 from dtf.recovery.ladder import RecoveryAction, RecoveryLadder
@@ -53,9 +53,11 @@ class ShardExecutor:
         *,
         fallbacks: Mapping[str, tuple[Mapping[str, float], ...]],
         reruns: Mapping[str, int],
+        threads: Mapping[str, int] | None = None,
     ):
         self.manifest, self.manifest_path, self.store = manifest, manifest_path, store
         self.book, self.ladder, self.fallbacks, self.reruns = book, ladder, fallbacks, reruns
+        self.threads = dict(threads or {})  # worker -> Dask threads (1 when unknown)
         self.pending: dict[PrefectFuture[ShardOutcome], Attempt] = {}
         self.lost: list[str] = []
         self.failing: dict[str, tuple[int, str]] = {}  # test -> (attempt, first failure line)
@@ -66,12 +68,15 @@ class ShardExecutor:
     def run(self, suites: list[str], repeat: int = 1) -> None:
         """Run the suites' shards, each `repeat` times (attempts 0..repeat-1), to the end."""
         shards = [s for s in self.manifest.shards if s.suite in suites]
-        fleet = [Worker(name, res) for name, res in sorted(self.book.fleet.items())]
+        fleet = [Worker(name, res, max(1, self.threads.get(name, 1)))
+                 for name, res in sorted(self.book.fleet.items())]  # fmt: skip
         homes = batch_homes(shards, self.book.fleet)
+        planned = planned_workers(shards, fleet)
         for _ in range(repeat):
             for shard in submission_order(shards, fleet):
                 number = self.book.next_number(shard.shard_id)
-                prefer = homes.get(shard.batch_key) if shard.batch_key else None
+                prefer = (homes.get(shard.batch_key) if shard.batch_key
+                          else planned.get(shard.shard_id))  # fmt: skip
                 self._submit(Attempt(shard, number, dict(shard.needs), prefer=prefer))
         while self.pending or self.waiting:
             if not self.pending:
@@ -116,7 +121,8 @@ class ShardExecutor:
             restrict = {"workers": allowed, "allow_other_workers": False}
         elif attempt.prefer in allowed:
             # Shards of one batch (say, one model) prefer the same worker, which keeps its
-            # caches warm; Dask may still move them if that worker falls behind.
+            # caches warm; others prefer their worker in the estimated schedule. Either way
+            # Dask may still move them if that worker falls behind.
             restrict = {"workers": [attempt.prefer], "allow_other_workers": True}
         only = list(attempt.only) if attempt.only is not None else None
         with dask.annotate(resources=dict(attempt.needs), priority=attempt.shard.priority,
@@ -244,7 +250,8 @@ def shard_executor(
 ) -> ShardExecutor:
     """An executor over the live fleet, with the breakers (per worker and per hardware
     class) the store remembers; `reruns=False` never re-runs failed tests."""
-    fleet = {w.name: w.resources for w in live_workers(address)}
+    live = live_workers(address)
+    fleet = {w.name: w.resources for w in live}
     book = RecoveryBook(
         fleet=fleet,
         circuits=recovery_store.load_circuits(store, WORKER_SCOPE),
@@ -255,6 +262,7 @@ def shard_executor(
         fallbacks={s.name: s.fallbacks for s in spec.suites},
         reruns={s.name: (s.reruns if s.reruns is not None else spec.defaults.reruns)
                 if reruns else 0 for s in spec.suites},
+        threads={w.name: w.nthreads for w in live},
     )  # fmt: skip
 
 

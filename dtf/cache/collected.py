@@ -9,6 +9,7 @@ import site
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
 
@@ -26,7 +27,8 @@ PARENT_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "pyproject.toml", "t
 # Hidden directories (.git, .venv, .tox), byte-code and node packages are not test inputs.
 PRUNED_DIRS = frozenset({"__pycache__", "node_modules"})
 # A file changed this recently may change again within the clock's granularity without its
-# size or mtime moving (git's "racily clean" case): its content is hashed too.
+# size or mtime moving (git's "racily clean" case): its content is hashed too, and checked
+# again whenever the entry is used.
 RACY_SECONDS = 2.0
 
 
@@ -39,6 +41,15 @@ class _TooManyFilesError(Exception):
     """The tree has more than MAX_FILES files."""
 
 
+@dataclass(frozen=True)
+class CollectionKey:
+    """What a collection is stored under: a digest of the stat data of its inputs, plus the
+    content hash of each file too recently modified for its stat data to be trusted."""
+
+    digest: str
+    racy: Mapping[str, str] = field(default_factory=dict)  # path -> sha256 of its content
+
+
 def collection_key(
     source: Path,
     pytest_args: Sequence[str],
@@ -46,7 +57,8 @@ def collection_key(
     env: Mapping[str, str],
     *,
     exclude: Sequence[Path] = (),
-) -> str | None:
+    now: float | None = None,
+) -> CollectionKey | None:
     """A digest of what a `pytest --collect-only` of `pytest_args` run in `source` depends on.
 
     That is: the arguments; the interpreter and its site-packages directories (a directory's
@@ -56,9 +68,12 @@ def collection_key(
     those paths, outside hidden directories, byte-code and `exclude` (dtf's own state). A
     suite whose collection reads anything else (the clock, a service, other files) must not
     reuse it (the suite's `cache_collection: false`). None past MAX_FILES files.
+
+    Files modified less than RACY_SECONDS before `now` are hashed into `racy`, not into the
+    digest, so the same tree gives the same digest once they settle.
     """
     digest = hashlib.sha256()
-    now = time.time()
+    clock = _Clock(time.time() if now is None else now)
     resolved = source.resolve()
     outside = [p for p in named_paths(resolved, pytest_args) if not p.is_relative_to(resolved)]
     roots = [resolved, *outside]
@@ -66,10 +81,10 @@ def collection_key(
     folders = sorted({f for r in roots for f in _folders_up(r)})
     parts: dict[str, Iterable[str]] = {
         "args": pytest_args,
-        "python": [python, os.path.realpath(python), *_stats(site_dirs(python), now)],
+        "python": [python, os.path.realpath(python), *_stats(site_dirs(python), clock)],
         "env": (f"{name}={value}" for name, value in sorted(env.items())),
-        "parents": _stats((f / name for f in folders for name in PARENT_FILES), now),
-        "tree": (line for r in roots if r not in skipped for line in _tree(r, now, skipped)),
+        "parents": _stats((f / name for f in folders for name in PARENT_FILES), clock),
+        "tree": (line for r in roots if r not in skipped for line in _tree(r, clock, skipped)),
     }
     try:
         for name, lines in parts.items():
@@ -80,7 +95,7 @@ def collection_key(
                 digest.update(line.encode(errors="surrogateescape") + b"\n")
     except _TooManyFilesError:
         return None
-    return digest.hexdigest()
+    return CollectionKey(digest.hexdigest(), dict(clock.racy))
 
 
 def named_paths(source: Path, pytest_args: Sequence[str]) -> list[Path]:
@@ -109,19 +124,39 @@ def site_dirs(python: str) -> list[Path]:
     return [Path(p) for p in sorted(glob(str(prefix / "lib" / "python*" / "site-packages")))]
 
 
-def _stats(paths: Iterable[Path], now: float) -> Iterator[str]:
+class _Clock:
+    """The key's `now`, and the content hashes of the files modified just before it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.racy: dict[str, str] = {}
+
+    def signature(self, path: Path, stat: os.stat_result) -> str:
+        if self.now - stat.st_mtime < RACY_SECONDS and path.is_file():
+            self.racy[str(path)] = content_hash(path)
+        return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
+
+
+def content_hash(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _stats(paths: Iterable[Path], clock: _Clock) -> Iterator[str]:
     for path in paths:
         try:
             stat = path.stat()
         except OSError:
             yield f"{path} -"
             continue
-        yield f"{path} {_signature(path, stat, now)}"
+        yield f"{path} {clock.signature(path, stat)}"
 
 
-def _tree(root: Path, now: float, skipped: set[Path]) -> Iterator[str]:
+def _tree(root: Path, clock: _Clock, skipped: set[Path]) -> Iterator[str]:
     if root.is_file():
-        yield from _stats([root], now)
+        yield from _stats([root], clock)
         return
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if _walked(Path(folder), d, skipped))
@@ -131,21 +166,11 @@ def _tree(root: Path, now: float, skipped: set[Path]) -> Iterator[str]:
                 stat = path.stat()
             except OSError:
                 continue  # a dangling link: pytest cannot read it either
-            yield f"{path} {_signature(path, stat, now)}"
+            yield f"{path} {clock.signature(path, stat)}"
 
 
 def _walked(folder: Path, name: str, skipped: set[Path]) -> bool:
     return not name.startswith(".") and name not in PRUNED_DIRS and folder / name not in skipped
-
-
-def _signature(path: Path, stat: os.stat_result, now: float) -> str:
-    text = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
-    if now - stat.st_mtime < RACY_SECONDS and path.is_file():
-        try:
-            text += " " + hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            text += " unreadable"
-    return text
 
 
 class CollectionCache:
@@ -155,28 +180,31 @@ class CollectionCache:
         self.folder = (root if root is not None else config.cache_root()) / "collections"
         self.max_entries = max_entries
 
-    def load(self, key: str) -> Discovered | None:
-        """The collection stored under `key`, or None (an unreadable entry is a miss)."""
-        path = self.folder / f"{key}.json"
+    def load(self, key: CollectionKey) -> Discovered | None:
+        """The collection stored under `key`, or None (an unreadable entry is a miss, and so
+        is one whose recently modified files, then or now, do not hash as they did)."""
+        path = self.folder / f"{key.digest}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             found = Discovered(rootdir=Path(data["rootdir"]),
                                nodeids=[str(n) for n in data["nodeids"]], reused=True)  # fmt: skip
+            if not _still_hashes_as(dict(data.get("racy", {})), key.racy):
+                return None
             os.utime(path)  # its mtime is its last use
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return found
 
-    def save(self, key: str, found: Discovered) -> None:
+    def save(self, key: CollectionKey, found: Discovered) -> None:
         """Keep a clean collection (one with errors is collected again next time)."""
         if found.collect_errors:
             return
-        data = {"rootdir": str(found.rootdir), "nodeids": found.nodeids}
+        data = {"rootdir": str(found.rootdir), "nodeids": found.nodeids, "racy": dict(key.racy)}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            partial = self.folder / f".{key}.{os.getpid()}.tmp"
+            partial = self.folder / f".{key.digest}.{os.getpid()}.tmp"
             partial.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(partial, self.folder / f"{key}.json")  # concurrent savers: last wins
+            os.replace(partial, self.folder / f"{key.digest}.json")  # concurrent savers: last wins
             self._evict()
         except OSError:
             pass  # a cache that cannot be written only costs the next collection
@@ -185,3 +213,12 @@ class CollectionCache:
         entries = sorted(self.folder.glob("*.json"), key=last_use, reverse=True)
         for stale in entries[self.max_entries :]:
             stale.unlink(missing_ok=True)
+
+
+def _still_hashes_as(stored: Mapping[str, str], racy_now: Mapping[str, str]) -> bool:
+    """Each file that was racy when the entry was stored still has that content. A file racy
+    now, with the stat data the entry was keyed on, was racy then too: the entry must vouch."""
+    if any(path not in stored for path in racy_now):
+        return False
+    return all((racy_now.get(path) or content_hash(Path(path))) == sha
+               for path, sha in stored.items())  # fmt: skip

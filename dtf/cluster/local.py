@@ -15,6 +15,7 @@ from dtf import services
 from dtf.cluster.fleet import live_workers
 from dtf.cluster.profiles import WorkerProfile
 from dtf.cluster.publish import TAXONOMY_ENV, WORKER_ENV
+from dtf.cluster.quiet import quiet_dask_env
 from dtf.errors import ClusterError
 
 START_TIMEOUT_SECONDS = 60.0
@@ -75,7 +76,7 @@ def _start(home: Path, profiles: Sequence[WorkerProfile], env: Mapping[str, str]
     port = services.free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).with_name("dask"))
-    base_env = {**os.environ, **env}
+    base_env = {**quiet_dask_env(os.environ), **os.environ, **env}
     sched_argv = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
     state: dict[str, Any] = {
         "address": address, "profiles": _profile_state(profiles), "env": dict(env),

@@ -14,6 +14,7 @@ from typing import NoReturn
 from distributed.security import Security
 
 from dtf.cluster.publish import TAXONOMY_ENV, WORKER_ENV
+from dtf.cluster.quiet import quiet_dask_env
 from dtf.errors import ClusterError
 from dtf.hardware.model import Taxonomy
 from dtf.hardware.resources import derive_resources, merge_resources, resources_arg
@@ -108,7 +109,8 @@ def worker_launch(
     if listen is not None:
         argv += listen.dask_args()
     profile = {"name": worker_name, "resources": resources, "simulated": []}
-    env = {TAXONOMY_ENV: taxonomy.model_dump_json(), WORKER_ENV: json.dumps(profile)}
+    env = {**quiet_dask_env(os.environ), TAXONOMY_ENV: taxonomy.model_dump_json(),
+           WORKER_ENV: json.dumps(profile)}  # fmt: skip
     return WorkerLaunch(argv, env, resources)
 
 

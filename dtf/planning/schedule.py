@@ -107,6 +107,16 @@ def submission_order(shards: Sequence[Shard], fleet: Sequence[Worker] | None = N
     return out
 
 
+def planned_workers(shards: Sequence[Shard], fleet: Sequence[Worker]) -> dict[str, str]:
+    """The worker each shard of one level gets in the estimated schedule (shard id -> name).
+
+    The flow asks Dask to prefer it: otherwise Dask may queue two shards on one worker while
+    another idles, until work stealing (a 1 s cycle) moves one.
+    """
+    suites = sorted({s.suite for s in shards})
+    return estimate_schedule(shards, levels=[suites], depends_on={}, fleet=fleet).worker_of()
+
+
 def estimate_schedule(
     shards: Sequence[Shard],
     *,

@@ -31,7 +31,7 @@ class Attempt:
     degraded: bool = False
     event_id: str | None = None  # the recovery event this attempt tests
     exclude: frozenset[str] = frozenset()  # workers this attempt must avoid
-    prefer: str | None = None  # the worker its batch runs on, when it has a batch key
+    prefer: str | None = None  # its batch's worker, else its worker in the estimated schedule
 
     @property
     def nodeids(self) -> tuple[str, ...]:

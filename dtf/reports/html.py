@@ -129,3 +129,11 @@ def _div(fig: go.Figure, div_id: str) -> str:
     out: str = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                            config={"displaylogo": False, "responsive": True})  # fmt: skip
     return out
+
+
+def warm_up() -> None:
+    """Draw each chart once on no data: plotly imports its figure classes and loads its
+    template on first use (about 0.7 s), which the warm launcher then pays, not each run."""
+    for fig in (figures.timeline([]), figures.pass_rate_by_hardware([]),
+                figures.duration_distribution([])):  # fmt: skip
+        _div(fig, "warm-up")

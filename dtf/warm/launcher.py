@@ -244,6 +244,9 @@ def _preload() -> None:
     for name in PRELOAD:
         __import__(name)
     from dtf.launching import LAUNCHER_GROUP
+    from dtf.reports.html import warm_up
+
+    warm_up()
 
     for entry in entry_points(group=LAUNCHER_GROUP):
         entry.load()

@@ -148,3 +148,20 @@ def test_the_default_local_cluster_publishes_which_resources_are_simulated(
         "dtf-worker-0": (("cuda",), None),
         "dtf-worker-1": ((), None),
     }
+
+
+def test_the_local_cluster_runs_dask_with_its_quiet_settings(dask_cluster: ClusterInfo) -> None:
+    keys = ("distributed.admin.tick.interval", "distributed.worker.profile.enabled",
+            "distributed.worker.memory.monitor-interval")  # fmt: skip
+
+    def settings() -> dict[str, object]:  # nested, so Dask ships it by value
+        import dask
+
+        return {key: dask.config.get(key) for key in keys}
+
+    with Client(dask_cluster.address, set_as_default=False, timeout=30) as client:
+        workers = client.run(settings)
+        scheduler = client.run_on_scheduler(settings)
+    quiet = dict(zip(keys, ["1s", False, "1s"], strict=True))
+    assert list(workers.values()) == [quiet, quiet]
+    assert scheduler == quiet

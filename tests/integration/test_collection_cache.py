@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dtf.cache.collected import CollectionCache, collection_key, site_dirs
+from dtf.cache.collected import CollectionCache, CollectionKey, collection_key, site_dirs
 from dtf.discovery import Discovered
 from dtf.environments.spec import WorkspaceSpec
 from dtf.environments.workspace import discover_in_workspace, plan_workspace
@@ -35,7 +35,7 @@ def _age(root: Path) -> None:
             os.utime(Path(folder, name), (past, past))
 
 
-def _key(root: Path, args: list[str] = ARGS, env: dict[str, str] = ENV) -> str | None:
+def _key(root: Path, args: list[str] = ARGS, env: dict[str, str] = ENV) -> CollectionKey | None:
     return collection_key(root, args, sys.executable, env)
 
 
@@ -77,14 +77,40 @@ def test_arguments_and_variables_change_the_key(project: Path) -> None:
     assert _key(project, env={**ENV, "SEED": "1"}) != _key(project)
 
 
-def test_a_same_size_rewrite_within_the_clock_granularity_changes_the_key(project: Path) -> None:
+def test_a_same_size_rewrite_within_the_clock_granularity_is_not_reused(
+    project: Path, tmp_path: Path
+) -> None:
+    # Two writes within one tick of the file system's clock leave size, mtime and ctime
+    # alike, so the digests match; the content hash taken when the entry was stored differs.
     module = project / "tests" / "test_one.py"
-    module.write_text("def test_a():\n    pass\n", encoding="utf-8")
-    stat = module.stat()
-    before = _key(project)
     module.write_text("def test_z():\n    pass\n", encoding="utf-8")
-    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
-    assert _key(project) != before  # modified moments ago: its content is hashed
+    now = _key(project)
+    assert now is not None and list(now.racy) == [str(module.resolve())]
+    then = CollectionKey(now.digest, {str(module.resolve()): "sha256 of def test_a()"})
+    cache = CollectionCache(tmp_path / "cache")
+    cache.save(then, Discovered(rootdir=project, nodeids=["tests/test_one.py::test_a"]))
+    assert cache.load(now) is None
+    cache.save(CollectionKey(now.digest), Discovered(rootdir=project, nodeids=["t.py::x"]))
+    assert cache.load(now) is None  # an entry that cannot vouch for a file racy now
+    cache.save(now, Discovered(rootdir=project, nodeids=["tests/test_one.py::test_z"]))
+    found = cache.load(now)
+    assert found is not None and found.nodeids == ["tests/test_one.py::test_z"]
+
+
+def test_a_file_edited_just_before_a_collection_is_reused_once_it_settles(
+    project: Path, tmp_path: Path
+) -> None:
+    module = project / "tests" / "test_one.py"
+    module.write_text("def test_a():\n    assert True\n", encoding="utf-8")
+    mtime = module.stat().st_mtime
+    fresh = collection_key(project, ARGS, sys.executable, ENV, now=mtime + 0.5)
+    assert fresh is not None and list(fresh.racy) == [str(module.resolve())]
+    cache = CollectionCache(tmp_path / "cache")
+    cache.save(fresh, Discovered(rootdir=project, nodeids=["tests/test_one.py::test_a"]))
+    settled = collection_key(project, ARGS, sys.executable, ENV, now=mtime + 60)
+    assert settled is not None and (settled.digest, settled.racy) == (fresh.digest, {})
+    found = cache.load(settled)
+    assert found is not None and found.nodeids == ["tests/test_one.py::test_a"]
 
 
 def test_a_venv_s_own_site_packages_count_not_this_interpreter_s(tmp_path: Path) -> None:
@@ -148,29 +174,31 @@ def test_a_tree_past_the_file_limit_is_collected_every_time(
 
 def test_a_stored_collection_comes_back_marked_reused(tmp_path: Path) -> None:
     cache = CollectionCache(tmp_path)
-    cache.save("k", Discovered(rootdir=tmp_path, nodeids=["t.py::a", "t.py::b"]))
-    found = cache.load("k")
+    cache.save(CollectionKey("k"), Discovered(rootdir=tmp_path, nodeids=["t.py::a", "t.py::b"]))
+    found = cache.load(CollectionKey("k"))
     assert found is not None and found.reused
     assert (found.rootdir, found.nodeids) == (tmp_path, ["t.py::a", "t.py::b"])
-    assert cache.load("other") is None
+    assert cache.load(CollectionKey("other")) is None
 
 
 def test_collections_with_errors_and_unreadable_entries_are_misses(tmp_path: Path) -> None:
     cache = CollectionCache(tmp_path)
-    cache.save("k", Discovered(rootdir=tmp_path, collect_errors={"t.py": "ImportError"}))
-    assert cache.load("k") is None
+    cache.save(
+        CollectionKey("k"), Discovered(rootdir=tmp_path, collect_errors={"t.py": "ImportError"})
+    )
+    assert cache.load(CollectionKey("k")) is None
     cache.folder.mkdir(parents=True)
     (cache.folder / "bad.json").write_text("{not json", encoding="utf-8")
-    assert cache.load("bad") is None
+    assert cache.load(CollectionKey("bad")) is None
 
 
 def test_the_least_recently_used_entries_go(tmp_path: Path) -> None:
     cache = CollectionCache(tmp_path, max_entries=3)
     for index, key in enumerate(("a", "b", "c")):
-        cache.save(key, Discovered(rootdir=tmp_path, nodeids=[key]))
+        cache.save(CollectionKey(key), Discovered(rootdir=tmp_path, nodeids=[key]))
         os.utime(tmp_path / "collections" / f"{key}.json", (index, index))
-    cache.load("a")  # used now: the newest
-    cache.save("d", Discovered(rootdir=tmp_path, nodeids=["d"]))
+    cache.load(CollectionKey("a"))  # used now: the newest
+    cache.save(CollectionKey("d"), Discovered(rootdir=tmp_path, nodeids=["d"]))
     assert sorted(p.stem for p in (tmp_path / "collections").glob("*.json")) == ["a", "c", "d"]
 
 

@@ -13,6 +13,7 @@ from dtf.planning.schedule import (
     Worker,
     estimate_schedule,
     lower_bound,
+    planned_workers,
     submission_order,
 )
 from dtf.planning.shards import Shard
@@ -248,3 +249,20 @@ def test_cpu_shards_leave_the_gpu_worker_to_gpu_shards() -> None:
     schedule = _estimate(shards, fleet)
     assert schedule.worker_of() == {"c1": "cpu", "g1": "gpu"}
     assert schedule.makespan == 6.0
+
+
+def test_planned_workers_spread_equal_shards_one_queue_per_worker() -> None:
+    # 4 shards of 30 s on 2 one-thread workers: two each, never three on one (Dask may queue
+    # them that way when it has no preference, and a worker then idles until it steals one).
+    shards = [_shard(f"s-{i}", 30.0) for i in range(4)]
+    fleet = [Worker("w0", {"cpu": 1.0}), Worker("w1", {"cpu": 1.0})]
+    planned = planned_workers(shards, fleet)
+    assert sorted(planned) == ["s-0", "s-1", "s-2", "s-3"]
+    assert sorted(planned.values()) == ["w0", "w0", "w1", "w1"]
+
+
+def test_planned_workers_follow_threads_and_hardware() -> None:
+    shards = [_shard("gpu", 50.0, needs={"cuda": 1.0}), *(_shard(f"c{i}", 10.0) for i in range(3))]
+    fleet = [Worker("big", {"cpu": 4.0}, threads=3), Worker("gpu-box", {"cuda": 1.0})]
+    planned = planned_workers(shards, fleet)
+    assert planned == {"gpu": "gpu-box", "c0": "big", "c1": "big", "c2": "big"}

@@ -90,6 +90,9 @@ def test_with_known_slots_the_count_is_fixed_and_lpt_balances_it() -> None:
         (15.0, 300, 60.0, 2, 1),  # two 7.5 s shards would be under the 10 s floor
         (300.0, 3, 60.0, 4, 3),  # never more shards than units
         (30.0, 10, 10.0, 1, 3),
+        (121.0, 300, 60.0, 2, 2),  # 60.5 s shards: within the slack, a round saved
+        (132.1, 300, 60.0, 2, 4),  # 66.05 s would be past the slack: a second round
+        (32.0, 10, 10.0, 1, 3),  # 10.7 s shards rather than 4 of 8 s
     ],
 )
 def test_balanced_count(total: float, units: int, target: float, slots: int, count: int) -> None:
