@@ -46,3 +46,13 @@ def test_crash_recovery_prints_the_cost_of_one_crash() -> None:
     # One repetition: the cost is the difference of the two runs.
     assert abs(float(with_crash[1]) - float(without[1]) - float(cost[1])) < 2e-3
     assert abs(float(with_crash[2]) - float(without[2]) - float(cost[2])) < 2e-3
+
+
+def test_dask_idle_cpu_prints_both_settings_and_their_ratio() -> None:
+    out = run_benchmark("dask_idle_cpu.py", "--workers", "1", "--seconds", "1", "--repeat", "1",
+                        "--settle", "0.5")  # fmt: skip
+    assert "cluster: 1 scheduler + 1 one-thread workers with nannies, idle 1 s" in out
+    for label in ("dask defaults", "dtf quiet"):
+        found = re.search(rf"{label} +idle cpu +{NUMBER}% of a core", out)
+        assert found is not None and float(found[1]) >= 0.0, label
+    assert re.search(r"ratio defaults/quiet: (\d+\.\d|inf)", out)
