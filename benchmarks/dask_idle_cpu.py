@@ -37,8 +37,12 @@ def start_cluster(workers: int, env: Mapping[str, str]) -> list[subprocess.Popen
                      "--no-dashboard"], env)]  # fmt: skip
     worker = [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"]
     procs += [_spawn([*worker, "--name", f"idle-{i}"], env) for i in range(workers)]
-    with Client(address, timeout=60, set_as_default=False) as client:
-        client.wait_for_workers(workers, timeout=60)
+    try:
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=60)
+    except BaseException:
+        stop(procs)  # no stray scheduler or workers left behind
+        raise
     return procs
 
 

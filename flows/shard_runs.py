@@ -71,7 +71,8 @@ class ShardExecutor:
         fleet = [Worker(name, res, max(1, self.threads.get(name, 1)))
                  for name, res in sorted(self.book.fleet.items())]  # fmt: skip
         homes = batch_homes(shards, self.book.fleet)
-        planned = planned_workers(shards, fleet)
+        # The estimate plans one pass; repeated passes are left to Dask's own placement.
+        planned = planned_workers(shards, fleet) if repeat == 1 else {}
         for _ in range(repeat):
             for shard in submission_order(shards, fleet):
                 number = self.book.next_number(shard.shard_id)

@@ -59,7 +59,7 @@ def collection_key(
     exclude: Sequence[Path] = (),
     now: float | None = None,
 ) -> CollectionKey | None:
-    """A digest of what a `pytest --collect-only` of `pytest_args` run in `source` depends on.
+    """The key of what a `pytest --collect-only` of `pytest_args` run in `source` depends on.
 
     That is: the arguments; the interpreter and its site-packages directories (a directory's
     mtime moves when a distribution is installed or removed); the process's variables; the
@@ -69,11 +69,11 @@ def collection_key(
     suite whose collection reads anything else (the clock, a service, other files) must not
     reuse it (the suite's `cache_collection: false`). None past MAX_FILES files.
 
-    Files modified less than RACY_SECONDS before `now` are hashed into `racy`, not into the
-    digest, so the same tree gives the same digest once they settle.
+    The digest covers stat data only. Files modified less than RACY_SECONDS before `now` are
+    hashed into `racy` instead, so the same tree gives the same digest once they settle.
     """
     digest = hashlib.sha256()
-    clock = _Clock(time.time() if now is None else now)
+    signer = _Signer(time.time() if now is None else now)
     resolved = source.resolve()
     outside = [p for p in named_paths(resolved, pytest_args) if not p.is_relative_to(resolved)]
     roots = [resolved, *outside]
@@ -81,10 +81,10 @@ def collection_key(
     folders = sorted({f for r in roots for f in _folders_up(r)})
     parts: dict[str, Iterable[str]] = {
         "args": pytest_args,
-        "python": [python, os.path.realpath(python), *_stats(site_dirs(python), clock)],
+        "python": [python, os.path.realpath(python), *_stats(site_dirs(python), signer)],
         "env": (f"{name}={value}" for name, value in sorted(env.items())),
-        "parents": _stats((f / name for f in folders for name in PARENT_FILES), clock),
-        "tree": (line for r in roots if r not in skipped for line in _tree(r, clock, skipped)),
+        "parents": _stats((f / name for f in folders for name in PARENT_FILES), signer),
+        "tree": (line for r in roots if r not in skipped for line in _tree(r, signer, skipped)),
     }
     try:
         for name, lines in parts.items():
@@ -95,7 +95,7 @@ def collection_key(
                 digest.update(line.encode(errors="surrogateescape") + b"\n")
     except _TooManyFilesError:
         return None
-    return CollectionKey(digest.hexdigest(), dict(clock.racy))
+    return CollectionKey(digest.hexdigest(), dict(signer.racy))
 
 
 def named_paths(source: Path, pytest_args: Sequence[str]) -> list[Path]:
@@ -124,14 +124,16 @@ def site_dirs(python: str) -> list[Path]:
     return [Path(p) for p in sorted(glob(str(prefix / "lib" / "python*" / "site-packages")))]
 
 
-class _Clock:
-    """The key's `now`, and the content hashes of the files modified just before it."""
+class _Signer:
+    """Stat signatures of files; the content hash of each modified RACY_SECONDS before `now`
+    or later goes into `racy`."""
 
     def __init__(self, now: float) -> None:
         self.now = now
         self.racy: dict[str, str] = {}
 
     def signature(self, path: Path, stat: os.stat_result) -> str:
+        """Size, mtime, inode and ctime; a racy file's content is hashed on the side."""
         if self.now - stat.st_mtime < RACY_SECONDS and path.is_file():
             self.racy[str(path)] = content_hash(path)
         return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_ctime_ns}"
@@ -144,19 +146,19 @@ def content_hash(path: Path) -> str:
         return "unreadable"
 
 
-def _stats(paths: Iterable[Path], clock: _Clock) -> Iterator[str]:
+def _stats(paths: Iterable[Path], signer: _Signer) -> Iterator[str]:
     for path in paths:
         try:
             stat = path.stat()
         except OSError:
             yield f"{path} -"
             continue
-        yield f"{path} {clock.signature(path, stat)}"
+        yield f"{path} {signer.signature(path, stat)}"
 
 
-def _tree(root: Path, clock: _Clock, skipped: set[Path]) -> Iterator[str]:
+def _tree(root: Path, signer: _Signer, skipped: set[Path]) -> Iterator[str]:
     if root.is_file():
-        yield from _stats([root], clock)
+        yield from _stats([root], signer)
         return
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if _walked(Path(folder), d, skipped))
@@ -166,7 +168,7 @@ def _tree(root: Path, clock: _Clock, skipped: set[Path]) -> Iterator[str]:
                 stat = path.stat()
             except OSError:
                 continue  # a dangling link: pytest cannot read it either
-            yield f"{path} {clock.signature(path, stat)}"
+            yield f"{path} {signer.signature(path, stat)}"
 
 
 def _walked(folder: Path, name: str, skipped: set[Path]) -> bool:
@@ -188,9 +190,13 @@ class CollectionCache:
             data = json.loads(path.read_text(encoding="utf-8"))
             found = Discovered(rootdir=Path(data["rootdir"]),
                                nodeids=[str(n) for n in data["nodeids"]], reused=True)  # fmt: skip
-            if not _still_hashes_as(dict(data.get("racy", {})), key.racy):
+            stored = dict(data.get("racy", {}))
+            if not _still_hashes_as(stored, key.racy):
                 return None
-            os.utime(path)  # its mtime is its last use
+            if stored != key.racy:
+                self.save(key, found)  # its files have settled: stop hashing them at each use
+            else:
+                os.utime(path)  # its mtime is its last use
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return found

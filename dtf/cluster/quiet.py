@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Dask's defaults suit interactive analysis: a 20 ms event-loop probe, a 10 ms statistical
-# profiler sampling every worker thread, a 100 ms memory monitor. On a host whose cores all
-# run tests, these took about 8% of one core across a scheduler and 2 workers, which
-# stretched a CPU-bound campaign by the same share (benchmarks/README.md, dask_idle_cpu.py).
+# profiler sampling every worker thread, a 100 ms memory monitor. Idle, they took 7.8% of
+# one core across a scheduler and 2 workers (1.2% with these: benchmarks/dask_idle_cpu.py),
+# CPU that CPU-bound tests on a host whose every core runs a test would lose.
 QUIET_DASK_ENV: dict[str, str] = {
     # Only measures event-loop blockage; the 3 s warning limit still works at 1 s.
     "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -111,6 +112,8 @@ def test_a_file_edited_just_before_a_collection_is_reused_once_it_settles(
     assert settled is not None and (settled.digest, settled.racy) == (fresh.digest, {})
     found = cache.load(settled)
     assert found is not None and found.nodeids == ["tests/test_one.py::test_a"]
+    entry = json.loads((cache.folder / f"{settled.digest}.json").read_text(encoding="utf-8"))
+    assert entry["racy"] == {}  # stored again: later uses do not hash the file
 
 
 def test_a_venv_s_own_site_packages_count_not_this_interpreter_s(tmp_path: Path) -> None:

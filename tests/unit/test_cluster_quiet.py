@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dtf.cluster.quiet import QUIET_DASK_ENV, quiet_dask_env
 from dtf.cluster.worker import worker_launch
 from dtf.hardware.model import CpuInfo, GpuVendor, MpsInfo, Taxonomy
@@ -27,7 +29,7 @@ def _taxonomy() -> Taxonomy:
                     browsers_probed=True)  # fmt: skip
 
 
-def test_dtf_worker_launches_dask_with_the_quiet_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_dtf_worker_launches_dask_with_the_quiet_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "True")
     launch = worker_launch("tcp://127.0.0.1:8786", _taxonomy())
     assert launch.env["DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL"] == "1s"

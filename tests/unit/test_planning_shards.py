@@ -64,7 +64,8 @@ def test_a_shard_that_would_pass_the_target_opens_another() -> None:
 
 
 def test_with_known_slots_the_count_is_fixed_and_lpt_balances_it() -> None:
-    # 300 s over a 100 s target is 3 shards, rounded up to 4 for 2 slots: two even rounds.
+    # 300 s over a 100 s target: one round of 2 would be 150 s shards, past the 10% slack,
+    # so two rounds of 2 slots, 4 shards.
     history = {f"t.py::t{i}": float(d) for i, d in enumerate([70, 60, 50, 40, 30, 30, 20])}
     shards = _plan(_tests(*history), history=history, target_seconds=100.0, slots=2)
     assert sorted(s.estimated_seconds for s in shards) == [70.0, 70.0, 80.0, 80.0]
