@@ -118,12 +118,16 @@ class ShardExecutor:
             self._recover(attempt, Failure(ErrorClass.INFRASTRUCTURE, "no_healthy_worker", reason))
             return
         restrict: dict[str, Any] = {}
-        if len(allowed) < len(self.book.fitting_workers(attempt.needs)):
+        fitting = self.book.fitting_workers(attempt.needs)
+        if len(allowed) < len(fitting):
             restrict = {"workers": allowed, "allow_other_workers": False}
-        elif attempt.prefer in allowed:
+        elif attempt.prefer in allowed and len(fitting) == len(self.book.fleet):
             # Shards of one batch (say, one model) prefer the same worker, which keeps its
             # caches warm; others prefer their worker in the estimated schedule. Either way
-            # Dask may still move them if that worker falls behind.
+            # Dask may still move them if that worker falls behind. Only where every worker
+            # fits: Dask moves a loosely restricted task to any worker, resources or not
+            # (distributed 2026.8, stealing._get_thief and decide_worker), and a worker
+            # without the resource dies of a KeyError.
             restrict = {"workers": [attempt.prefer], "allow_other_workers": True}
         only = list(attempt.only) if attempt.only is not None else None
         with dask.annotate(resources=dict(attempt.needs), priority=attempt.shard.priority,
