@@ -24,10 +24,11 @@ DTF = str(Path(sys.executable).with_name("dtf"))
 def task_runs_named(
     api_url: str, flow_run_id: str, names: set[str], timeout: float = 60
 ) -> list[dict[str, Any]]:
-    """The flow run's task runs with these names, waiting for all of them to be recorded.
+    """The flow run's task runs with these names, waiting for all of them to be recorded
+    as finished.
 
-    Prefect 3 records task runs from events in a server-side service, so they can appear a
-    moment after the flow run is already COMPLETED.
+    Prefect 3 records task runs from events in a server-side service, so they can appear (and
+    get their end time) a moment after the flow run is already COMPLETED.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -38,7 +39,8 @@ def task_runs_named(
         )
         response.raise_for_status()
         found = [t for t in response.json() if t["name"] in names]
-        if {t["name"] for t in found} >= names or time.monotonic() > deadline:
+        finished = {t["name"] for t in found if t.get("end_time")}
+        if finished >= names or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
 
