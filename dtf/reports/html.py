@@ -133,7 +133,7 @@ def _div(fig: go.Figure, div_id: str) -> str:
 
 def warm_up() -> None:
     """Draw each chart once on no data: plotly imports its figure classes and loads its
-    template on first use (about 0.7 s), which the warm launcher then pays, not each run."""
+    template on first use (0.17 s here), which the warm launcher then pays, not each run."""
     for fig in (figures.timeline([]), figures.pass_rate_by_hardware([]),
                 figures.duration_distribution([])):  # fmt: skip
         _div(fig, "warm-up")
