@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,27 @@ def task_runs_named(
         time.sleep(0.5)
 
 
+def flow_run_events(
+    api_url: str, flow_run_id: str, until: str, timeout: float = 30
+) -> list[str]:
+    """The names of the events about the flow run, once `until` is among them (or time is up):
+    the server stores the events it is sent a moment later."""
+    deadline = time.monotonic() + timeout
+    since = datetime.now(UTC) - timedelta(hours=6)  # the API refuses a window past retention
+    while True:
+        response = httpx.post(
+            f"{api_url}/events/filter",
+            json={"filter": {"resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+                             "occurred": {"since": since.isoformat()}}, "limit": 50},
+            timeout=10,
+        )  # fmt: skip
+        response.raise_for_status()
+        names = [str(e["event"]) for e in response.json()["events"]]
+        if until in names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.5)
+
+
 @dataclass
 class DtfCommand:
     """Runs `dtf` as a user would, in the repository, with the session's dtf home."""
@@ -57,10 +79,12 @@ class DtfCommand:
         env.pop("DTF_DATABASE_URL", None)
         return env
 
-    def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, timeout: float = 300, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [DTF, *args], cwd=REPO, env=self.env(), capture_output=True, text=True,
-            timeout=timeout,
+            [DTF, *args], cwd=REPO, env={**self.env(), **(extra_env or {})},
+            capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
 
     def popen(self, *args: str) -> subprocess.Popen[bytes]:

@@ -14,10 +14,12 @@ from dtf.execution.planned import read_manifest
 from dtf.server import ServerInfo, server_status, stop_server
 from dtf.services import alive
 from dtf.store.results import ResultStore
-from tests.e2e.conftest import DtfCommand, task_runs_named
+from tests.e2e.conftest import DtfCommand, flow_run_events, task_runs_named
 
 CAMPAIGN = "examples/quickstart/campaign.yaml"
 FAILING = "tests/test_tokenizer.py::test_tokenize_keeps_punctuation_separate"
+HEARTBEAT = "prefect.flow-run.heartbeat"
+COMPLETED = "prefect.flow-run.Completed"
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +91,10 @@ def test_quickstart_passes_without_its_red_test_and_reuses_server_and_cluster(
     tasks = task_runs_named(prefect_server.api_url, str(run["flow_run_id"]), shards)
     assert len(tasks) == len(shards)
     store.close()
+    # No heartbeats unless asked for (flows/launch.py): waiting out the heartbeat thread's
+    # one-second sleep cost every run 0.5 s on average.
+    events = flow_run_events(prefect_server.api_url, str(run["flow_run_id"]), COMPLETED)
+    assert COMPLETED in events and HEARTBEAT not in events, events
 
 
 def test_a_quarantined_failure_is_reported_but_does_not_fail_the_campaign(
@@ -109,14 +115,20 @@ def test_a_quarantined_failure_is_reported_but_does_not_fail_the_campaign(
         assert removed.returncode == 0, removed.stdout + removed.stderr
 
 
-def test_a_path_of_tests_runs_as_a_default_campaign(dtf_cli: DtfCommand) -> None:
+def test_a_path_of_tests_runs_as_a_default_campaign(
+    dtf_cli: DtfCommand, prefect_server: ServerInfo
+) -> None:
     done = dtf_cli("run", "examples/quickstart/tests/test_training_loop.py",
-                   "--test-timeout", "120", "--idle-timeout", "90")  # fmt: skip
+                   "--test-timeout", "120", "--idle-timeout", "90",
+                   extra_env={"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"})  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     store = _store(dtf_cli)
     run = _latest_run(store)
     assert run["campaign"] == "test_training_loop" and run["tests"] == 4
     store.close()
+    # A user who set the heartbeat frequency gets heartbeats.
+    events = flow_run_events(prefect_server.api_url, str(run["flow_run_id"]), HEARTBEAT)
+    assert HEARTBEAT in events, events
     plan = read_manifest(dtf_cli.home / "runs" / str(run["run_id"]) / "manifest.json")
     limits = plan.suites["tests"].limits
     assert (limits.test_timeout, limits.idle_timeout) == (120, 90)  # the flags reach the shards
