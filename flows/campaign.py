@@ -40,7 +40,7 @@ from dtf.store.quarantines import quarantines
 from dtf.store.results import ResultStore, ShardRecord
 from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
 from flows.finalize import publish_run, validate_run
-from flows.shard_runs import shard_executor
+from flows.shard_runs import ShardExecutor, shard_executor
 from tasks.shards import discover_suite, list_suite_pages
 
 
@@ -106,16 +106,18 @@ def _campaign(params: CampaignParams) -> Any:
         if params.resume:
             manifest, manifest_path = _resumed(params, store)
             spec = resolve_matrix(spec, manifest.matrix).campaign
-            to_run = _unfinished(manifest, store)
         else:
             selection = resolve_matrix(spec, params.matrix)
             spec = selection.campaign
             manifest, manifest_path = _planned(params, spec, source, store, selection.values)
+        with store.session():  # a burst of reads and writes: the DuckDB file opens once
             to_run = _unfinished(manifest, store)  # less any suite skipped as unplaceable
-        store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
-                         flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
-        lost = _run_levels(to_run, str(manifest_path), store, spec, params.scheduler_address)
-        return _finish(store, manifest, lost, spec, params.target)
+            store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
+                             flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
+            executor = shard_executor(to_run, str(manifest_path), store, spec,
+                                      params.scheduler_address)  # fmt: skip
+        _run_levels(to_run, executor, store, spec)
+        return _finish(store, manifest, executor, spec, params.target)
     finally:
         store.close()
 
@@ -157,24 +159,25 @@ def record_plan(
     the store (as campaign `stored_as`, default the spec's name; `extra` parameters too)."""
     run_id = params.run_id or new_run_id(spec.name)
     fleet = {w.name: w.resources for w in live_workers(params.scheduler_address)}
-    manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source, fleet)
-    manifest = manifest.model_copy(update={"workspace": workspace})
-    unplaced = _check_placement(manifest, spec, fleet)
-    path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
-    recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
-                "limits": params.limits or {}, "matrix": matrix,
-                **workspace_parameters(workspace), **(extra or {})}  # fmt: skip
-    where = str(source) if isinstance(spec.source, str) else spec.source.git
-    store.start_run(run_id, stored_as or spec.name, source=where, parameters=recorded,
-                    trigger=params.trigger, planned_tests=manifest.planned_tests(),
-                    ref=workspace.sha or params.ref, matrix=matrix)  # fmt: skip
-    get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
-                          len(manifest.shards))  # fmt: skip
-    _record_collect_errors(store, run_id, discovered)
-    for suite, reason in unplaced.items():
-        get_run_logger().warning("suite %s %s", suite, reason)
-        _record_skipped(store, manifest, suite, reason)
-    return manifest, path
+    with store.session():  # a burst of reads and writes: the DuckDB file opens once
+        manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source, fleet)
+        manifest = manifest.model_copy(update={"workspace": workspace})
+        unplaced = _check_placement(manifest, spec, fleet)
+        path = write_manifest(manifest, dtf_home() / "runs" / run_id / "manifest.json")
+        recorded = {"target": params.target, "keyword": params.keyword, "marker": params.marker,
+                    "limits": params.limits or {}, "matrix": matrix,
+                    **workspace_parameters(workspace), **(extra or {})}  # fmt: skip
+        where = str(source) if isinstance(spec.source, str) else spec.source.git
+        store.start_run(run_id, stored_as or spec.name, source=where, parameters=recorded,
+                        trigger=params.trigger, planned_tests=manifest.planned_tests(),
+                        ref=workspace.sha or params.ref, matrix=matrix)  # fmt: skip
+        get_run_logger().info("run %s: %d tests in %d shards", run_id, manifest.planned_tests(),
+                              len(manifest.shards))  # fmt: skip
+        _record_collect_errors(store, run_id, discovered)
+        for suite, reason in unplaced.items():
+            get_run_logger().warning("suite %s %s", suite, reason)
+            _record_skipped(store, manifest, suite, reason)
+        return manifest, path
 
 
 def _resumed(params: CampaignParams, store: ResultStore) -> tuple[Manifest, Path]:
@@ -291,10 +294,9 @@ def _record_collect_errors(
 
 
 def _run_levels(
-    manifest: Manifest, manifest_path: str, store: ResultStore, spec: Campaign, address: str
-) -> list[str]:
-    """Run each level's shards; skip suites whose dependencies failed. Returns lost shards."""
-    executor = shard_executor(manifest, manifest_path, store, spec, address)
+    manifest: Manifest, executor: ShardExecutor, store: ResultStore, spec: Campaign
+) -> None:
+    """Run each level's shards; skip suites whose dependencies failed."""
     skipped: set[str] = set()
     for level in manifest.levels:
         ran = [s for s in level if s not in skipped]
@@ -303,8 +305,6 @@ def _run_levels(
         for skip in skips_after(spec.suites, _gates(store, manifest.run_id, spec, ran), skipped):
             skipped.add(skip.suite)
             _record_skipped(store, manifest, skip.suite, skip.reason)
-    executor.save_circuits()
-    return executor.lost
 
 
 def _gates(store: ResultStore, run_id: str, spec: Campaign, suites: list[str]) -> list[GateResult]:
@@ -329,10 +329,11 @@ def _record_skipped(store: ResultStore, manifest: Manifest, suite: str, reason: 
 
 
 def _finish(
-    store: ResultStore, manifest: Manifest, lost: list[str], spec: Campaign, target: str
+    store: ResultStore, manifest: Manifest, executor: ShardExecutor, spec: Campaign, target: str
 ) -> Any:
     with store.session():  # the verdict, report and summary read the store a dozen times
-        verdict = _decide(store, manifest, lost, spec, target)
+        executor.save_circuits()
+        verdict = _decide(store, manifest, executor.lost, spec, target)
         report = write_report(store, manifest.run_id, dtf_home() / "runs" / manifest.run_id /
                               "report.html")  # fmt: skip
         create_markdown_artifact(

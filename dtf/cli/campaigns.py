@@ -79,13 +79,15 @@ def run(
     manifest = home / "runs" / request.run_id / "manifest.json"
     with campaign_progress(console, request.run_id, manifest, database_url()):
         result = load_launcher()(dataclasses.replace(request, scheduler_address=cluster.address))
-    store = ResultStore(database_url())
+    store = ResultStore(database_url(), upgrade=False)
     try:
-        verdict = (store.run(result.run_id) or {}).get("verdict")
-        if verdict is None:
-            raise DtfError(f"campaign flow ended {result.state} without a verdict: "
-                           f"{result.message}")  # fmt: skip
-        render_summary(store, result.run_id, console)
+        with store.session():  # the summary's reads open the DuckDB file once
+            store.upgrade()  # a flow that failed before opening the store left it as it was
+            verdict = (store.run(result.run_id) or {}).get("verdict")
+            if verdict is None:
+                raise DtfError(f"campaign flow ended {result.state} without a verdict: "
+                               f"{result.message}")  # fmt: skip
+            render_summary(store, result.run_id, console)
         if verdict != "passed" and result.message:
             console.print(result.message, soft_wrap=True, highlight=False)
     finally:

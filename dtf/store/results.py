@@ -63,8 +63,12 @@ class ResultStore:
         self.engine: Engine = make_engine(url)
         self._session = threading.local()  # the connection of a session() in this thread
         if upgrade:
-            with self.transaction() as conn:
-                migrate.upgrade(conn)
+            self.upgrade()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (nothing to do when it is there)."""
+        with self.transaction() as conn:
+            migrate.upgrade(conn)
 
     @property
     def location(self) -> str:
