@@ -6,7 +6,7 @@ import zlib
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, and_, func, literal, select
 
 from dtf.analysis.changepoints import Settings, e_divisive
 from dtf.analysis.runs import get_run, window_ids
@@ -76,16 +76,26 @@ class RegressionReport:
 
 
 def load_series(
-    store: ResultStore, run_ids: list[str], *, durations: bool = True, metrics_too: bool = True
+    store: ResultStore,
+    run_ids: list[str],
+    *,
+    durations: bool = True,
+    metrics_too: bool = True,
+    flat_durations: bool = True,
 ) -> list[Series]:
-    """Series over `run_ids` (in the given time order), at least MIN_POINTS runs long."""
+    """Series over `run_ids` (in the given time order), at least MIN_POINTS runs long.
+
+    Without `flat_durations`, duration series whose values all lie within
+    DURATION_MIN_SECONDS of each other are left out: `detect` can find no change in them.
+    """
     rows: list[Any] = []
     with store.transaction() as conn:
         # Plain tuples, not mappings: a window of 30 runs of 10^4 tests is 3 * 10^5 rows.
         if metrics_too:
             rows += conn.execute(_metric_query(run_ids)).all()
         if durations:
-            rows += conn.execute(_duration_query(run_ids)).all()
+            query = _duration_query(run_ids)
+            rows += conn.execute(query if flat_durations else _moving(query)).all()
     return _assemble(rows, {rid: i for i, rid in enumerate(run_ids)})
 
 
@@ -148,11 +158,29 @@ def _duration_query(run_ids: list[str]) -> Any:
     return (
         select(
             literal("duration"), results.c.suite, results.c.test_id, literal("duration"),
-            results.c.hardware, literal("s"), results.c.run_id, func.avg(results.c.duration),
+            results.c.hardware, literal("s"), results.c.run_id,
+            func.avg(results.c.duration).label("value"),
         )
         .where(results.c.run_id.in_(run_ids), results.c.outcome == "passed")
         .group_by(results.c.suite, results.c.test_id, results.c.hardware, results.c.run_id)
     )  # fmt: skip
+
+
+def _moving(per_run: Select[Any]) -> Select[Any]:
+    """The rows of `per_run` (one value per series and run) whose series is long enough and
+    spans DURATION_MIN_SECONDS or more, screened in the database: most tests' durations are
+    flat, and fetching them costs more than the rest of a report."""
+    values = per_run.subquery()
+    key = (values.c.suite, values.c.test_id, values.c.hardware)
+    moving = (
+        select(*key)
+        .group_by(*key)
+        .having(func.count() >= MIN_POINTS,
+                func.max(values.c.value) - func.min(values.c.value) >= DURATION_MIN_SECONDS)
+    ).subquery()  # fmt: skip
+    joined = and_(*(a == b for a, b in zip(key, (moving.c.suite, moving.c.test_id,
+                                                  moving.c.hardware), strict=True)))  # fmt: skip
+    return select(*values.c).join(moving, joined)
 
 
 def _assemble(rows: list[Any], position: dict[str, int]) -> list[Series]:

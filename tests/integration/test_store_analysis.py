@@ -10,7 +10,7 @@ import pytest
 from dtf.analysis.baseline import baseline_diff
 from dtf.analysis.flaky import flaky_tests
 from dtf.analysis.history import history_of, resolve_test_id
-from dtf.analysis.performance import regressions
+from dtf.analysis.performance import load_series, regressions
 from dtf.analysis.runs import get_run
 from dtf.analysis.summary import campaign_summary
 from dtf.errors import StoreError
@@ -179,6 +179,23 @@ def test_a_planted_regression_is_found_at_the_right_run_per_hardware(store: Resu
     assert (slow.run_id, slow.regression) == ("r18", True)
     # Before the regression the same series are quiet.
     assert regressions(store, "r17", window=30).changes == []
+
+
+def test_the_report_screen_leaves_out_flat_and_short_duration_series(store: ResultStore) -> None:
+    rng = random.Random(3)
+    for i in range(8):
+        cases = [CaseResult("t::moving", "passed", 1.0 + 0.02 * i),
+                 CaseResult("t::flat", "passed", rng.uniform(0.001, 0.009)),
+                 CaseResult("t::young", "passed", 2.0 + i)]  # fmt: skip
+        if i < 3:
+            cases.pop()  # "young" has 5 passing runs: too short a series
+        record_run(store, f"r{i}", cases, started_at=float(i))
+    window = [f"r{i}" for i in range(8)]
+    every = load_series(store, window, metrics_too=False)
+    screened = load_series(store, window, metrics_too=False, flat_durations=False)
+    assert [s.test_id for s in every] == ["t::flat", "t::moving"]
+    assert [s.test_id for s in screened] == ["t::moving"]
+    assert screened[0] == every[1]  # the same series, point for point
 
 
 def test_history_and_run_lookup(store: ResultStore) -> None:
