@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import dask.config
@@ -72,8 +71,7 @@ def _run(flow: Flow[..., Any], request: LaunchRequest, tagged: str, **params: An
     return state
 
 
-@contextmanager
-def _heartbeats_if_asked() -> Iterator[None]:
+def _heartbeats_if_asked() -> AbstractContextManager[Any]:
     """No flow run heartbeats unless the user set their frequency (env or Prefect profile).
 
     Prefect's heartbeat thread sleeps in one-second steps and the engine joins it when the
@@ -82,11 +80,8 @@ def _heartbeats_if_asked() -> Iterator[None]:
     frequency too (PREFECT_FLOWS_HEARTBEAT_FREQUENCY), and then gets them.
     """
     if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
-        with nullcontext():
-            yield
-        return
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
+        return nullcontext()
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def refresh_after_fork() -> None:
