@@ -14,14 +14,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from dtf.browser.pages import discover_pages
-from dtf.cluster.fleet import live_workers
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
 from dtf.environments.spec import WorkspaceSpec
-from dtf.environments.workspace import plan_workspace, workspace_parameters
+from dtf.environments.workspace import (
+    workspace_parameters,
+)
 from dtf.errors import DtfError, PlacementError
-from dtf.execution.command import command_test_id
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.planned import read_manifest, write_manifest
 from dtf.planning.campaign import plan_campaign, suite_hardware
@@ -32,16 +31,16 @@ from dtf.quarantine import excused
 from dtf.reporting import failures_markdown, summary_markdown
 from dtf.reports.html import write_report
 from dtf.runs import new_run_id, run_title
-from dtf.sources.spec import PinnedSource
 from dtf.spec.matrix import resolve_matrix
-from dtf.spec.models import Campaign, Suite
+from dtf.spec.models import Campaign
 from dtf.spec.resolve import resolve_target
 from dtf.store.quarantines import quarantines
 from dtf.store.results import ResultStore, ShardRecord
 from dtf.verdict import GateResult, Verdict, decide_verdict, judge_gate, skips_after
+from flows.dask_client import fleet_now
+from flows.discovery import discover_campaign
 from flows.finalize import publish_run, validate_run
 from flows.shard_runs import ShardExecutor, shard_executor
-from tasks.shards import discover_suite, list_suite_pages
 
 
 def _run_name() -> str:
@@ -129,18 +128,8 @@ def _planned(
     store: ResultStore,
     matrix: dict[str, str],
 ) -> tuple[Manifest, Path]:
-    workspace, discovered = discover_campaign(params, spec, source)
+    workspace, discovered = discover_campaign(spec, source, params.keyword, params.marker)
     return record_plan(params, spec, source, store, matrix, workspace, discovered)
-
-
-def discover_campaign(
-    params: CampaignParams, spec: Campaign, source: Path
-) -> tuple[WorkspaceSpec, dict[str, Discovered]]:
-    """The run's workspace and each suite's collected tests."""
-    # A git ref is pinned to one SHA here, once: every shard of the run tests that commit.
-    workspace = plan_workspace(source if isinstance(spec.source, str) else spec.source,
-                               spec.environment)  # fmt: skip
-    return workspace, _discover(spec, source, workspace, params.keyword, params.marker)
 
 
 def record_plan(
@@ -158,7 +147,7 @@ def record_plan(
     """Plan the discovered tests, check placement, write the manifest and start the run in
     the store (as campaign `stored_as`, default the spec's name; `extra` parameters too)."""
     run_id = params.run_id or new_run_id(spec.name)
-    fleet = {w.name: w.resources for w in live_workers(params.scheduler_address)}
+    fleet = {w.name: w.resources for w in fleet_now(params.scheduler_address)}
     with store.session():  # a burst of reads and writes: the DuckDB file opens once
         manifest = _plan(spec, discovered, store, run_id, params.limits, matrix, source, fleet)
         manifest = manifest.model_copy(update={"workspace": workspace})
@@ -196,50 +185,6 @@ def _unfinished(manifest: Manifest, store: ResultStore) -> Manifest:
     get_run_logger().info("%s: %d of %d shards to run", manifest.run_id, len(todo),
                           len(manifest.shards))  # fmt: skip
     return manifest.model_copy(update={"shards": todo})
-
-
-def _discover(
-    spec: Campaign,
-    source: Path,
-    workspace: WorkspaceSpec,
-    keyword: str | None,
-    marker: str | None,
-) -> dict[str, Discovered]:
-    shipped = workspace.model_dump(mode="json")  # a task parameter: plain JSON
-    futures = {
-        s.name: discover_suite.submit(
-            s.name, shipped, s.select.narrowed(keyword, marker).pytest_args(), s.cache_collection
-        )
-        for s in spec.suites
-        if s.kind == "pytest"
-    }
-    # A git source's pages are listed in a worker's checkout of the pinned commit.
-    pages = {
-        s.name: list_suite_pages.submit(s.name, shipped, s.browser.model_dump(mode="json"))
-        for s in spec.suites
-        if s.browser is not None and isinstance(workspace.source, PinnedSource)
-    }
-    # A command suite is one test and a local browser suite's tests are its pages: no collection.
-    others = {
-        s.name: Discovered(rootdir=source, nodeids=_listed_tests(s, source))
-        for s in spec.suites
-        if s.kind != "pytest" and s.name not in pages
-    }
-    listed = {
-        name: Discovered(rootdir=source, nodeids=future.result()) for name, future in pages.items()
-    }
-    collected = {name: future.result() for name, future in futures.items()}
-    for name, found in collected.items():
-        if found.reused:
-            get_run_logger().info("suite %s: %d test ids from an identical earlier collection",
-                                  name, len(found.nodeids))  # fmt: skip
-    return {**others, **listed, **collected}
-
-
-def _listed_tests(suite: Suite, source: Path) -> list[str]:
-    if suite.browser is not None:
-        return [page.path for page in discover_pages(suite.browser, source)]
-    return [command_test_id(suite.name)]
 
 
 def _plan(

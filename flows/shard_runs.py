@@ -11,7 +11,6 @@ import dask
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
-from dtf.cluster.fleet import live_workers
 from dtf.execution.outcomes import FAILING_OUTCOMES, CaseResult, ShardOutcome
 from dtf.planning.manifest import Manifest
 from dtf.planning.schedule import Worker, planned_workers, submission_order
@@ -23,6 +22,7 @@ from dtf.recovery.taxonomy import ErrorClass, Failure, classify_exception
 from dtf.spec.models import Campaign
 from dtf.store import recovery as recovery_store
 from dtf.store.results import ResultStore, ShardRecord
+from flows.dask_client import fleet_now
 from tasks.shards import run_shard_task
 
 RERUN_OUTCOMES = frozenset({"failed", "error"})
@@ -255,7 +255,7 @@ def shard_executor(
 ) -> ShardExecutor:
     """An executor over the live fleet, with the breakers (per worker and per hardware
     class) the store remembers; `reruns=False` never re-runs failed tests."""
-    live = live_workers(address)
+    live = fleet_now(address)
     fleet = {w.name: w.resources for w in live}
     book = RecoveryBook(
         fleet=fleet,

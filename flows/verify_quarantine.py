@@ -24,8 +24,9 @@ from dtf.spec.models import Campaign
 from dtf.spec.resolve import resolve_target
 from dtf.store.quarantines import active_quarantines, release_quarantine
 from dtf.store.results import ResultStore
-from flows.campaign import CampaignParams, discover_campaign, record_plan
+from flows.campaign import CampaignParams, record_plan
 from flows.deployed import SCHEDULER_ENV, local_cluster
+from flows.discovery import discover_campaign
 from flows.shard_runs import shard_executor
 
 TRIGGER = "verify-quarantine"
@@ -95,7 +96,7 @@ def _run_rounds(
     runs: int,
 ) -> dict[str, Any]:
     """Collect the quarantined tests, run them `runs` times, release the always green."""
-    workspace, discovered = discover_campaign(params, spec, source)
+    workspace, discovered = discover_campaign(spec, source, params.keyword, params.marker)
     hardware = suite_hardware(spec)
     chosen = quarantined_tests({s: d.nodeids for s, d in discovered.items()}, hardware, entries)
     if not any(chosen.values()):

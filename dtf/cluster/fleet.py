@@ -44,9 +44,18 @@ def live_workers(
         with Client(  # type: ignore[no-untyped-call]
             address, timeout=timeout, set_as_default=False, security=security
         ) as client:
-            info = client.scheduler_info(n_workers=-1)
-            processing = client.processing()
+            return workers_of(client)
     except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+def workers_of(client: Client) -> list[WorkerInfo]:
+    """The workers connected now to the scheduler of an open `client` (no new connection)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+        processing = client.processing()  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        address = getattr(client.scheduler, "address", "?")
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     workers = [
         _worker(addr, w, len(processing.get(addr, ())))

@@ -14,7 +14,7 @@ from typing import Any
 
 from dtf.browser.pages import discover_pages
 from dtf.browser.spec import BrowserSuiteSpec
-from dtf.cache.collected import CollectionCache, collection_key, reuse_enabled
+from dtf.cache.collected import CollectionCache, CollectionKey, collection_key, reuse_enabled
 from dtf.config import dtf_home
 from dtf.discovery import Discovered, discover
 from dtf.environments.build import EnvironmentCache
@@ -149,15 +149,45 @@ def discover_in_workspace(
         return found
 
 
+def probe_cheaply(workspace: WorkspaceSpec) -> bool:
+    """Whether a worker can look up a collection without a checkout or a build first."""
+    return isinstance(workspace.source, LocalSource) and workspace.environment is None
+
+
+def reused_collection(
+    workspace: WorkspaceSpec, pytest_args: list[str], *, cache_root: Path | None = None
+) -> Discovered | None:
+    """An identical earlier collection's ids on this worker, or None; never runs pytest.
+
+    Only for a local source with no environment to build: anything else may need a checkout
+    or a build first, which is the discovery task's work (and shows in the Prefect UI).
+    """
+    if not probe_cheaply(workspace) or not reuse_enabled():
+        return None
+    with (
+        prepare_workspace(workspace, ".", sys.executable, cache_root=cache_root) as ws,
+        tempfile.TemporaryDirectory(prefix="dtf-discover-home-") as scratch,
+    ):
+        key = _collection_key(ws, pytest_args, Path(scratch))
+        return CollectionCache(cache_root).load(key) if key else None
+
+
+def _collection_key(
+    ws: PreparedWorkspace, pytest_args: list[str], scratch: Path
+) -> CollectionKey | None:
+    # The scratch directory is new each time; what the key needs is the rest of the variables.
+    env = process_environment(ws.shard_env(scratch))
+    seen = {k: v.replace(str(scratch), "<scratch>") for k, v in env.items()}
+    return collection_key(ws.source_root, pytest_args, ws.python, seen, exclude=[dtf_home()])
+
+
 def _collect_or_reuse(
     ws: PreparedWorkspace, pytest_args: list[str], scratch: Path, cache: CollectionCache | None
 ) -> Discovered:
     env = ws.shard_env(scratch)
     if cache is None:
         return discover(ws.source_root, pytest_args, python=ws.python, env=env)
-    # The scratch directory is new each time; what the key needs is the rest of the variables.
-    seen = {k: v.replace(str(scratch), "<scratch>") for k, v in process_environment(env).items()}
-    key = collection_key(ws.source_root, pytest_args, ws.python, seen, exclude=[dtf_home()])
+    key = _collection_key(ws, pytest_args, scratch)
     found = cache.load(key) if key else None
     if found is None:
         found = discover(ws.source_root, pytest_args, python=ws.python, env=env)

@@ -46,9 +46,7 @@ def task_runs_named(
         time.sleep(0.5)
 
 
-def flow_run_events(
-    api_url: str, flow_run_id: str, until: str, timeout: float = 30
-) -> list[str]:
+def flow_run_events(api_url: str, flow_run_id: str, until: str, timeout: float = 30) -> list[str]:
     """The names of the events about the flow run, once `until` is among them (or time is up):
     the server stores the events it is sent a moment later."""
     deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 @pytest.fixture(scope="module")
 def finished_run(dtf_cli: DtfCommand, prefect_server: ServerInfo) -> dict[str, Any]:
     """A small passing campaign run by `dtf run` on the session's server, as the API has it."""
-    done = dtf_cli("run", "examples/quickstart/campaign.yaml", "-k", "tokenize and not punct")
+    # A selection no earlier run made, so a worker collects it in a discovery task (a reused
+    # collection is looked up without one).
+    unique = f"tokenize and not punct and not no_test_{uuid.uuid4().hex}"
+    done = dtf_cli("run", "examples/quickstart/campaign.yaml", "-k", unique)
     assert done.returncode == 0, done.stdout + done.stderr
     store = ResultStore(f"duckdb:///{dtf_cli.home / 'dtf.duckdb'}")
     try:

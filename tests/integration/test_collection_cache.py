@@ -13,8 +13,9 @@ import pytest
 
 from dtf.cache.collected import CollectionCache, CollectionKey, collection_key, site_dirs
 from dtf.discovery import Discovered
-from dtf.environments.spec import WorkspaceSpec
-from dtf.environments.workspace import discover_in_workspace, plan_workspace
+from dtf.environments.spec import EnvironmentSpec, WorkspaceSpec
+from dtf.environments.workspace import discover_in_workspace, plan_workspace, reused_collection
+from dtf.sources.spec import PinnedSource
 
 ARGS = ["tests"]
 ENV = {"PATH": "/usr/bin", "HOME": "<scratch>/home"}
@@ -231,6 +232,34 @@ def test_both_switches_turn_reuse_off(
     assert not discover_in_workspace(workspace, ARGS, cache_root=worker, reuse=False).reused
     monkeypatch.setenv("DTF_COLLECTION_CACHE", "0")
     assert not discover_in_workspace(workspace, ARGS, cache_root=worker).reused
+
+
+def test_the_flow_s_quick_lookup_finds_what_discovery_stored_and_never_collects(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, worker = _workspace(project), tmp_path / "worker"
+    assert reused_collection(workspace, ARGS, cache_root=worker) is None  # nothing stored yet
+    assert not (worker / "collections").exists()  # and it did not collect to find out
+    first = discover_in_workspace(workspace, ARGS, cache_root=worker)
+    found = reused_collection(workspace, ARGS, cache_root=worker)
+    assert found is not None and found.reused
+    assert (found.nodeids, found.rootdir) == (first.nodeids, first.rootdir)
+    assert reused_collection(workspace, ["-k", "a"], cache_root=worker) is None  # other args
+    monkeypatch.setenv("DTF_COLLECTION_CACHE", "0")
+    assert reused_collection(workspace, ARGS, cache_root=worker) is None
+
+
+def test_the_quick_lookup_leaves_checkouts_and_environments_to_the_discovery_task(
+    project: Path, tmp_path: Path
+) -> None:
+    workspace, worker = _workspace(project), tmp_path / "worker"
+    discover_in_workspace(workspace, ARGS, cache_root=worker)
+    built = workspace.model_copy(update={"environment": EnvironmentSpec(packages=("six",))})
+    pinned = workspace.model_copy(
+        update={"source": PinnedSource(url=str(project), ref="main", sha="0" * 40)}
+    )
+    assert reused_collection(built, ARGS, cache_root=worker) is None
+    assert reused_collection(pinned, ARGS, cache_root=worker) is None
 
 
 def test_a_collection_error_is_reported_again_on_the_next_run(
