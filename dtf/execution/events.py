@@ -19,6 +19,8 @@ MISSING = "missing"
 ROOTDIR = "rootdir"
 START = "start"
 FINISH = "finish"
+# pytest's session is over (every plugin unconfigured), with its exit status.
+SESSION_END = "session_end"
 
 TRUNCATION_MARK = "\n[... dtf truncated {dropped} bytes ...]\n"
 

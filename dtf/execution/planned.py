@@ -54,9 +54,12 @@ def execute_planned_shard(
         "DTF_WORKER_RESOURCES": worker.resources_text(),
     }
     # DTF_SCRATCH names a worker's scratch volume; a missing one is an infrastructure fault.
+    # A shard's pytest may still be exiting when the scratch goes (the runner hands back a
+    # shard at its session's end): a file it creates meanwhile must not fail the shard.
     scratch_root = os.environ.get(SCRATCH_ENV) or None
     with (
-        tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root) as scratch,
+        tempfile.TemporaryDirectory(prefix=f"dtf-{shard_id}-", dir=scratch_root,
+                                    ignore_cleanup_errors=True) as scratch,
         prepare_workspace(manifest.workspace, manifest.rootdir, manifest.python,
                           worker=worker.name) as workspace,
     ):  # fmt: skip

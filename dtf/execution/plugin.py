@@ -30,6 +30,7 @@ from dtf.execution.events import (
     OUTPUT_LIMIT_ENV,
     ROOTDIR,
     SELECT_ENV,
+    SESSION_END,
     START,
     clean_text,
 )
@@ -61,6 +62,7 @@ class EventStream:
         self._reports: dict[str, dict[str, pytest.TestReport]] = {}
         self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.invalid_metrics: dict[str, str] = {}
+        self.exit_status = 0
 
     def emit(self, event: dict[str, Any]) -> None:
         self.write(_dumps(event) + "\n")
@@ -116,6 +118,10 @@ class EventStream:
             self.emit({"e": ROOTDIR, "path": str(session.config.rootpath)})
             for item in session.items:
                 self.emit({"e": COLLECTED, "id": item.nodeid})
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        self.exit_status = int(exitstatus)
 
     @pytest.hookimpl
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -193,10 +199,14 @@ def _read_lines(path: str) -> list[str]:
         return [line for line in handle.read().splitlines() if line]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     global _stream
     # Only the session that opened the stream closes it, not one run in-process by a test.
     if _stream is not None and _stream.config is config:
+        # Last of every plugin's unconfigure: all that remains is the interpreter's exit,
+        # which the shard runner need not wait for once every test has its result.
+        _stream.emit({"e": SESSION_END, "status": _stream.exit_status})
         config.pluginmanager.unregister(_stream)
         _stream.close()
         _stream = None

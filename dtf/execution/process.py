@@ -6,11 +6,14 @@ import os
 import resource
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 KILL_GRACE_SECONDS = 3.0
+# How long a process whose work is done may take to exit on its own before its group is killed.
+EXIT_GRACE_SECONDS = 30.0
 # How long a stack dump (SIGABRT, which pytest's faulthandler turns into a traceback of
 # every thread) may take before the group is terminated anyway.
 DUMP_WAIT_SECONDS = 1.0
@@ -70,6 +73,18 @@ class GroupProcess:
         deadline = time.monotonic() + seconds
         while self.popen.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    def reap_later(self, grace: float | None = None) -> threading.Thread:
+        """In the background: let the process exit on its own for up to `grace` seconds
+        (default EXIT_GRACE_SECONDS), then kill its group; reap it and what it left behind."""
+
+        def finish() -> None:
+            self._wait(EXIT_GRACE_SECONDS if grace is None else grace)
+            self.kill_group()
+
+        thread = threading.Thread(target=finish, name=f"reap-{self.pgid}", daemon=True)
+        thread.start()
+        return thread
 
     def reap(self) -> None:
         """Kill anything the child left behind in its group, then close the output file."""

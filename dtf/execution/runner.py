@@ -10,24 +10,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dtf.environments.shard import process_environment
 from dtf.execution.events import (
-    COLLECT_END,
-    COLLECT_ERROR,
-    COLLECT_START,
     EVENTS_ENV,
-    FINISH,
-    MISSING,
     OUTPUT_LIMIT_ENV,
     SELECT_ENV,
-    START,
     clean_text,
-    decode_lines,
 )
-from dtf.execution.outcomes import CaseResult, Metric, Outcome, ShardOutcome
+from dtf.execution.outcomes import CaseResult, Outcome, ShardOutcome
 from dtf.execution.process import GroupProcess, describe_exit, tail_text
+from dtf.execution.watch import WatchState
 from dtf.spec.models import Limits
 
 POLL_SECONDS = 0.05
@@ -44,7 +37,6 @@ _NOT_FOUND = re.compile(
 )
 NOT_FOUND_BYTES = 1_000_000
 STALE = "not found by pytest at run time (a stale test id?)"
-_STREAMED_OUTCOMES = {"passed", "failed", "skipped", "xfailed", "xpassed", "error"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +77,9 @@ def run_shard(request: ShardRequest) -> ShardOutcome:
     if request.scratch is not None:
         request.scratch.mkdir(parents=True, exist_ok=True)
         return _run(request, request.scratch)
-    with tempfile.TemporaryDirectory(prefix=f"dtf-{request.shard_id}-") as scratch:
+    # The process may still be exiting when this goes (see _watch).
+    with tempfile.TemporaryDirectory(prefix=f"dtf-{request.shard_id}-",
+                                     ignore_cleanup_errors=True) as scratch:  # fmt: skip
         return _run(request, Path(scratch))
 
 
@@ -284,13 +278,18 @@ def _launch(
         "--show-capture=no", f"@{args_path}",
     ]  # fmt: skip
     proc = GroupProcess(argv, cwd=request.rootdir, env=env, output=output_path)
-    return _watch(proc, events_path, output_path, request.limits, deadline)
+    return _watch(proc, events_path, output_path, request.limits, deadline, nodeids)
 
 
 def _watch(
-    proc: GroupProcess, events_path: Path, output_path: Path, limits: Limits, deadline: float
+    proc: GroupProcess,
+    events_path: Path,
+    output_path: Path,
+    limits: Limits,
+    deadline: float,
+    nodeids: list[str],
 ) -> _Launch:
-    state = _WatchState(output_path)
+    state = WatchState(output_path)
     with events_path.open("rb") as events:
         while True:
             exit_code = proc.poll()
@@ -298,6 +297,12 @@ def _watch(
             if exit_code is not None:
                 proc.reap()  # the group may outlive its leader: orphans go too
                 state.absorb(events.read())
+                break
+            if state.session_status is not None and state.finished.keys() >= set(nodeids):
+                # Every test has its result and pytest's session is over: the interpreter's
+                # own exit (plugins' exit work, 0.1-0.5 s) happens, and is reaped, meanwhile.
+                proc.reap_later()
+                exit_code = state.session_status
                 break
             fired = state.limit_fired(limits, deadline)
             if fired is not None:
@@ -316,84 +321,4 @@ def _watch(
         exit_code=exit_code,
         fired=state.fired,
         output=output_path,
-    )
-
-
-class _WatchState:
-    """Tracks one pytest process's events as they arrive."""
-
-    def __init__(self, output: Path) -> None:
-        self.output = output
-        self.finished: dict[str, CaseResult] = {}
-        self.collect_errors: dict[str, str] = {}
-        self.missing: list[str] = []
-        self.current: str | None = None
-        self.current_wall: float | None = None
-        self.current_since = 0.0
-        self.collecting: str | None = None
-        self.fired: str | None = None
-        self.tail = b""
-        self.last_activity = time.monotonic()
-        self.output_size = 0
-
-    def absorb(self, data: bytes) -> None:
-        now = time.monotonic()
-        try:
-            size = self.output.stat().st_size
-        except OSError:
-            size = self.output_size
-        if data or size != self.output_size:
-            self.last_activity = now
-            self.output_size = size
-        if not data:
-            return
-        events, self.tail = decode_lines(self.tail + data)
-        for event in events:
-            self._apply(event, now)
-
-    def _apply(self, event: dict[str, Any], now: float) -> None:
-        kind, nodeid = event.get("e"), str(event.get("id", ""))
-        if kind == START:
-            self.current, self.current_wall, self.current_since = nodeid, event.get("t"), now
-            self.collecting = None
-        elif kind == FINISH:
-            self.finished[nodeid] = _case_from(event, self.current_wall)
-            self.current = None
-        elif kind == COLLECT_START:
-            self.collecting = nodeid
-        elif kind == COLLECT_END:
-            self.collecting = None  # collection is over: from now on tests take the blame
-        elif kind == MISSING:
-            self.missing += [str(n) for n in event.get("ids", [])]
-        elif kind == COLLECT_ERROR:
-            self.collect_errors[nodeid] = str(event.get("msg", ""))
-            if nodeid == self.collecting:
-                self.collecting = None
-
-    def limit_fired(self, limits: Limits, deadline: float) -> str | None:
-        now = time.monotonic()
-        if self.current is not None and now - self.current_since > limits.test_timeout:
-            return f"test timeout of {limits.test_timeout:g}s expired"
-        if now - self.last_activity > limits.idle_timeout:
-            return f"idle timeout of {limits.idle_timeout:g}s expired (no event and no output)"
-        if now > deadline:
-            return f"shard timeout of {limits.shard_timeout:g}s expired"
-        return None
-
-
-def _case_from(event: dict[str, Any], started: float | None) -> CaseResult:
-    metrics = tuple(
-        Metric(str(m["name"]), float(m["value"]), str(m.get("unit", "")))
-        for m in event.get("metrics", [])
-    )
-    outcome = str(event.get("outcome", "error"))
-    return CaseResult(
-        nodeid=str(event["id"]),
-        outcome=outcome if outcome in _STREAMED_OUTCOMES else "error",  # type: ignore[arg-type]
-        duration=float(event.get("duration", 0.0)),
-        message=str(event.get("msg", "")),
-        output=str(event.get("out", "")),
-        started_at=started,
-        finished_at=event.get("t"),
-        metrics=metrics,
     )

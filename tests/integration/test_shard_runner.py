@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from dtf.execution import process
 from dtf.execution.outcomes import CaseResult, Metric, ShardOutcome
 from dtf.execution.process import DUMP_WAIT_SECONDS, KILL_GRACE_SECONDS
 from dtf.execution.runner import ShardRequest, run_shard
@@ -246,6 +247,17 @@ def test_relaunches_are_bounded(tmp_path: Path, max_relaunches: int) -> None:
     if max_relaunches:
         # pytest.exit() in a test ends the session: that test is the culprit.
         assert "exit code 7" in ran["test_crash.py::test_pytest_exit"].message
+
+
+def test_a_shard_is_handed_back_at_its_session_end_and_its_lingering_exit_reaped_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process would linger 60 s at exit; the reaper gives it 2 s, then kills its group.
+    monkeypatch.setattr(process, "EXIT_GRACE_SECONDS", 2.0)
+    ids = ["test_outcomes.py::test_pass", "test_outcomes.py::test_fail"]
+    ran = run(tmp_path, ids, {"NASTY_EXIT_SECONDS": "60"})  # run() checks all is reaped
+    assert outcomes(ran) == {"test_pass": "passed", "test_fail": "failed"}
+    assert ran.outcome.launches == 1 and ran.elapsed < LAUNCH_SLACK
 
 
 def test_children_that_outlive_their_test_are_reaped(tmp_path: Path) -> None:

@@ -122,8 +122,10 @@ def test_the_stream_is_whole_warning_free_and_private(tmp_path: Path) -> None:
     expected = []
     for name in names:
         expected += [("start", f"test_outer.py::{name}"), ("finish", f"test_outer.py::{name}")]
-    assert kinds[3:] == expected  # nothing from the nested sessions
-    last = events[-1]
+    # Nothing from the nested sessions; the outer one's end, with pytest's exit status, last.
+    assert kinds[3:] == [*expected, ("session_end", "")]
+    assert events[-1]["status"] == 0
+    last = events[-2]
     assert last["outcome"] == "passed" and "still streaming" in last["out"]
     assert last["metrics"] == [{"name": "answer", "value": 42.0, "unit": "units"}]
     assert all(e["outcome"] == "passed" for e in events if e["e"] == "finish")
