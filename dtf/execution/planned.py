@@ -22,6 +22,9 @@ from dtf.planning.placement import hardware_class
 SCRATCH_ENV = "DTF_SCRATCH"
 
 
+CPU_ONLY = frozenset({"cpu"})
+
+
 def read_manifest(path: str | Path) -> Manifest:
     return Manifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
@@ -84,6 +87,9 @@ def execute_planned_shard(
             python=workspace.python,
             env=env,
             scratch=Path(scratch),
+            # A device shard's process holds its device until it has exited: the next shard
+            # on that device must not start before. A CPU shard's exit may overlap the next.
+            wait_for_exit=not set(used) <= CPU_ONLY,
         )
         outcome = run_shard(request)
     return _labelled(outcome, worker, used, workspace)

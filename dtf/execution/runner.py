@@ -51,6 +51,9 @@ class ShardRequest:
     # Laid over the worker's allowed variables (dtf.environments.shard.WORKER_VARIABLES).
     env: Mapping[str, str] = field(default_factory=dict)
     scratch: Path | None = None
+    # False: the shard is handed back once pytest's session has ended with every test's
+    # result in, and the process's exit is reaped in the background.
+    wait_for_exit: bool = False
 
 
 @dataclass
@@ -278,7 +281,8 @@ def _launch(
         "--show-capture=no", f"@{args_path}",
     ]  # fmt: skip
     proc = GroupProcess(argv, cwd=request.rootdir, env=env, output=output_path)
-    return _watch(proc, events_path, output_path, request.limits, deadline, nodeids)
+    early = None if request.wait_for_exit else set(nodeids)
+    return _watch(proc, events_path, output_path, request.limits, deadline, early)
 
 
 def _watch(
@@ -287,8 +291,10 @@ def _watch(
     output_path: Path,
     limits: Limits,
     deadline: float,
-    nodeids: list[str],
+    hand_back: set[str] | None,
 ) -> _Launch:
+    """Follow the process to its end, or, with `hand_back`, until its session has ended with
+    a result for each of those tests."""
     state = WatchState(output_path)
     with events_path.open("rb") as events:
         while True:
@@ -298,7 +304,11 @@ def _watch(
                 proc.reap()  # the group may outlive its leader: orphans go too
                 state.absorb(events.read())
                 break
-            if state.session_status is not None and state.finished.keys() >= set(nodeids):
+            if (
+                state.session_status is not None
+                and hand_back
+                and state.finished.keys() >= hand_back
+            ):
                 # Every test has its result and pytest's session is over: the interpreter's
                 # own exit (plugins' exit work, 0.1-0.5 s) happens, and is reaped, meanwhile.
                 proc.reap_later()

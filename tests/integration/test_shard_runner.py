@@ -43,6 +43,7 @@ def run(
     env: dict[str, str] | None = None,
     *,
     autoload: bool = False,
+    wait_for_exit: bool = False,
     **limits: float,
 ) -> Ran:
     """run_shard on `ids` of the nasty project, checking what every scenario must satisfy.
@@ -59,6 +60,7 @@ def run(
         limits=Limits(**{"test_timeout": 60, "idle_timeout": 60, **limits}),  # type: ignore[arg-type]
         env={"NASTY_PID_FILE": str(pid_file), **quiet, **(env or {})},
         scratch=tmp_path / "scratch",
+        wait_for_exit=wait_for_exit,
     )
     begin = time.monotonic()
     outcome = run_shard(request)
@@ -258,6 +260,13 @@ def test_a_shard_is_handed_back_at_its_session_end_and_its_lingering_exit_reaped
     ran = run(tmp_path, ids, {"NASTY_EXIT_SECONDS": "60"})  # run() checks all is reaped
     assert outcomes(ran) == {"test_pass": "passed", "test_fail": "failed"}
     assert ran.outcome.launches == 1 and ran.elapsed < LAUNCH_SLACK
+
+
+def test_a_shard_that_must_wait_for_its_process_s_exit_does(tmp_path: Path) -> None:
+    # A device shard: its process holds the device until it has exited.
+    ran = run(tmp_path, ["test_outcomes.py::test_pass"], {"NASTY_EXIT_SECONDS": "3"},
+              wait_for_exit=True)  # fmt: skip
+    assert outcomes(ran) == {"test_pass": "passed"} and ran.elapsed >= 3
 
 
 def test_children_that_outlive_their_test_are_reaped(tmp_path: Path) -> None:
