@@ -17,9 +17,7 @@ from prefect.states import Failed
 from dtf.config import database_url, dtf_home
 from dtf.discovery import Discovered
 from dtf.environments.spec import WorkspaceSpec
-from dtf.environments.workspace import (
-    workspace_parameters,
-)
+from dtf.environments.workspace import workspace_parameters
 from dtf.errors import DtfError, PlacementError
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.planned import read_manifest, write_manifest
