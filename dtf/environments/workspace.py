@@ -133,14 +133,9 @@ def discover_in_workspace(
     For a git source the rootdir comes back relative to the repository, as the manifest
     wants it: every worker's checkout lives at a different path.
     """
-    with (
-        prepare_workspace(
-            workspace, ".", sys.executable, cache_root=cache_root, worker=worker
-        ) as ws,
-        tempfile.TemporaryDirectory(prefix="dtf-discover-home-") as scratch,
-    ):
+    with _discovery_room(workspace, cache_root, worker) as (ws, scratch):
         cache = CollectionCache(cache_root) if reuse and reuse_enabled() else None
-        found = _collect_or_reuse(ws, pytest_args, Path(scratch), cache)
+        found = _collect_or_reuse(ws, pytest_args, scratch, cache)
         if ws.checkout is not None:
             relative = os.path.relpath(found.rootdir, ws.checkout)
             if relative.startswith(".."):
@@ -164,12 +159,24 @@ def reused_collection(
     """
     if not probe_cheaply(workspace) or not reuse_enabled():
         return None
+    with _discovery_room(workspace, cache_root) as (ws, scratch):
+        key = _collection_key(ws, pytest_args, scratch)
+        return CollectionCache(cache_root).load(key) if key else None
+
+
+@contextmanager
+def _discovery_room(
+    workspace: WorkspaceSpec, cache_root: Path | None, worker: str = ""
+) -> Iterator[tuple[PreparedWorkspace, Path]]:
+    """The workspace prepared on this worker, and a scratch directory for the collection's
+    clean room (its HOME and temporary files)."""
     with (
-        prepare_workspace(workspace, ".", sys.executable, cache_root=cache_root) as ws,
+        prepare_workspace(
+            workspace, ".", sys.executable, cache_root=cache_root, worker=worker
+        ) as ws,
         tempfile.TemporaryDirectory(prefix="dtf-discover-home-") as scratch,
     ):
-        key = _collection_key(ws, pytest_args, Path(scratch))
-        return CollectionCache(cache_root).load(key) if key else None
+        yield ws, Path(scratch)
 
 
 def _collection_key(
