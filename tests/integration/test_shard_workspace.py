@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,21 @@ def test_no_environment_is_recorded_without_one(
                          ("test_ok.py::test_ok",))  # fmt: skip
     outcome = execute_planned_shard(manifest, "unit-0")
     assert [r.outcome for r in outcome.results] == ["passed"] and outcome.environment == {}
+
+
+def test_a_cpu_shard_comes_back_at_its_session_end_a_device_shard_after_its_exit(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    # A plugin whose exit work takes 10 s (a device's teardown, say).
+    (project / "conftest.py").write_text("import atexit, time\natexit.register(time.sleep, 10)\n")
+    (project / "test_ok.py").write_text("def test_ok():\n    pass\n")
+    suite = SuitePlan(name="unit", limits=LIMITS)
+    manifest = _manifest("r-exit", plan_workspace(project, None), str(project), suite,
+                         ("test_ok.py::test_ok",))  # fmt: skip
+    for needs, waits in (({"cpu": 1.0}, False), ({"cuda": 1.0}, True)):
+        begin = time.monotonic()
+        outcome = execute_planned_shard(manifest, "unit-0", needs=needs)
+        assert [r.outcome for r in outcome.results] == ["passed"]
+        assert (time.monotonic() - begin >= 10) is waits, needs
