@@ -19,7 +19,8 @@ MISSING = "missing"
 ROOTDIR = "rootdir"
 START = "start"
 FINISH = "finish"
-# pytest's session is over (every plugin unconfigured), with its exit status.
+# pytest's session is over (every test torn down, plugins' session-finish work done), with
+# its exit status.
 SESSION_END = "session_end"
 
 TRUNCATION_MARK = "\n[... dtf truncated {dropped} bytes ...]\n"

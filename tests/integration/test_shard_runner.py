@@ -251,13 +251,15 @@ def test_relaunches_are_bounded(tmp_path: Path, max_relaunches: int) -> None:
         assert "exit code 7" in ran["test_crash.py::test_pytest_exit"].message
 
 
+@pytest.mark.parametrize("linger", ["NASTY_SUMMARY_SECONDS", "NASTY_EXIT_SECONDS"])
 def test_a_shard_is_handed_back_at_its_session_end_and_its_lingering_exit_reaped_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, linger: str
 ) -> None:
-    # The process would linger 60 s at exit; the reaper gives it 2 s, then kills its group.
+    # The process would linger 60 s in its terminal summary or at exit; the reaper gives it
+    # 2 s, then kills its group.
     monkeypatch.setattr(process, "EXIT_GRACE_SECONDS", 2.0)
     ids = ["test_outcomes.py::test_pass", "test_outcomes.py::test_fail"]
-    ran = run(tmp_path, ids, {"NASTY_EXIT_SECONDS": "60"})  # run() checks all is reaped
+    ran = run(tmp_path, ids, {linger: "60"})  # run() checks all is reaped
     assert outcomes(ran) == {"test_pass": "passed", "test_fail": "failed"}
     assert ran.outcome.launches == 1 and ran.elapsed < LAUNCH_SLACK
 
