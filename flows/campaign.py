@@ -100,14 +100,21 @@ def _campaign(params: CampaignParams) -> Any:
     spec, source = resolve_target(Path(params.target), Path.cwd())
     store = ResultStore(params.store_url or database_url())
     try:
-        if params.resume:
-            manifest, manifest_path = _resumed(params, store)
-            spec = resolve_matrix(spec, manifest.matrix).campaign
-        else:
+        found = None
+        if not params.resume:
             selection = resolve_matrix(spec, params.matrix)
             spec = selection.campaign
-            manifest, manifest_path = _planned(params, spec, source, store, selection.values)
-        with store.session():  # a burst of reads and writes: the DuckDB file opens once
+            # Outside the store's session: a cold collection may take minutes.
+            found = discover_campaign(spec, source, params.keyword, params.marker)
+        # One burst of reads and writes from the plan to the first shards: the DuckDB file
+        # opens once (tens of milliseconds each time).
+        with store.session():
+            if found is None:
+                manifest, manifest_path = _resumed(params, store)
+                spec = resolve_matrix(spec, manifest.matrix).campaign
+            else:
+                manifest, manifest_path = record_plan(params, spec, source, store,
+                                                      selection.values, *found)  # fmt: skip
             to_run = _unfinished(manifest, store)  # less any suite skipped as unplaceable
             store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
                              flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
@@ -117,17 +124,6 @@ def _campaign(params: CampaignParams) -> Any:
         return _finish(store, manifest, executor, spec, params.target)
     finally:
         store.close()
-
-
-def _planned(
-    params: CampaignParams,
-    spec: Campaign,
-    source: Path,
-    store: ResultStore,
-    matrix: dict[str, str],
-) -> tuple[Manifest, Path]:
-    workspace, discovered = discover_campaign(spec, source, params.keyword, params.marker)
-    return record_plan(params, spec, source, store, matrix, workspace, discovered)
 
 
 def record_plan(
@@ -241,13 +237,17 @@ def _run_levels(
 ) -> None:
     """Run each level's shards; skip suites whose dependencies failed."""
     skipped: set[str] = set()
-    for level in manifest.levels:
+    for index, level in enumerate(manifest.levels):
         ran = [s for s in level if s not in skipped]
         executor.run(ran)
+        if index == len(manifest.levels) - 1:
+            break  # the last level's suites have no dependents: no gate to read
         # Each suite's gate (any failure, or a pass rate) decides whether its dependents run.
-        for skip in skips_after(spec.suites, _gates(store, manifest.run_id, spec, ran), skipped):
-            skipped.add(skip.suite)
-            _record_skipped(store, manifest, skip.suite, skip.reason)
+        with store.session():
+            gates = _gates(store, manifest.run_id, spec, ran)
+            for skip in skips_after(spec.suites, gates, skipped):
+                skipped.add(skip.suite)
+                _record_skipped(store, manifest, skip.suite, skip.reason)
 
 
 def _gates(store: ResultStore, run_id: str, spec: Campaign, suites: list[str]) -> list[GateResult]:
