@@ -193,7 +193,8 @@ def _plan(
 ) -> Manifest:
     hardware = suite_hardware(spec)
     collected = {name: d.nodeids for name, d in discovered.items()}
-    history = {name: store.duration_history(ids, hardware[name]) for name, ids in collected.items()}
+    history = {name: store.duration_history(ids, hardware[name], spec.name)
+               for name, ids in collected.items()}  # fmt: skip
     pytest_suites = [s.name for s in spec.suites if s.kind == "pytest"]
     rootdirs = {str(discovered[s].rootdir) for s in pytest_suites} or {str(source)}
     return plan_campaign(

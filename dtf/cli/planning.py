@@ -137,7 +137,8 @@ def _history(
     try:
         store = ResultStore(url, lock_timeout=HISTORY_LOCK_TIMEOUT, upgrade=False)
         try:
-            return {n: store.duration_history(ids, hardware[n]) for n, ids in collected.items()}, ""
+            return {n: store.duration_history(ids, hardware[n], spec.name)
+                    for n, ids in collected.items()}, ""  # fmt: skip
         finally:
             store.close()
     except StoreError as exc:

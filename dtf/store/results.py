@@ -183,12 +183,17 @@ class ResultStore:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def duration_history(self, test_ids: Sequence[str], hardware: str) -> dict[str, float]:
-        """Median duration of each test's recent passing runs on `hardware`."""
+    def duration_history(
+        self, test_ids: Sequence[str], hardware: str, campaign: str
+    ) -> dict[str, float]:
+        """Median duration of each test's recent passing runs on `hardware` in `campaign`'s
+        runs: test ids are paths in a project, so another campaign's `tests/test_api.py::test_get`
+        is most likely another test."""
         samples: dict[str, list[float]] = {}
         with self.transaction() as conn:
             for chunk in _chunks(sorted(set(test_ids)), _IN_CHUNK):
-                for test_id, duration in conn.execute(_recent_durations(chunk, hardware)):
+                query = _recent_durations(chunk, hardware, campaign)
+                for test_id, duration in conn.execute(query):
                     samples.setdefault(test_id, []).append(duration)
         return {k: statistics.median(v) for k, v in samples.items() if v}
 
@@ -329,7 +334,7 @@ def _metric_rows(record: ShardRecord, outcome: ShardOutcome) -> list[dict[str, A
     ]  # fmt: skip
 
 
-def _recent_durations(test_ids: Sequence[str], hardware: str) -> Any:
+def _recent_durations(test_ids: Sequence[str], hardware: str, campaign: str) -> Any:
     ranked = (
         select(
             results.c.test_id,
@@ -338,7 +343,9 @@ def _recent_durations(test_ids: Sequence[str], hardware: str) -> Any:
             .over(partition_by=results.c.test_id, order_by=results.c.finished_at.desc())
             .label("rank"),
         )
+        .join(runs, runs.c.run_id == results.c.run_id)
         .where(
+            runs.c.campaign == campaign,
             results.c.outcome == "passed",
             results.c.hardware == hardware,
             results.c.test_id.in_(list(test_ids)),

@@ -88,7 +88,10 @@ def test_plan_uses_duration_history_from_the_store(dtf_home: Path) -> None:
     slow = "tests/test_tensor_ops.py::test_matmul_identity"
     store = ResultStore(database_url())
     try:
-        for attempt, seconds in enumerate([6.0, 7.0, 30.0]):  # median of recent passes: 7 s
+        for attempt, seconds in enumerate([6.0, 7.0, 30.0, 900.0]):
+            # Median of the quickstart's recent passes: 7 s; the 900 s is another campaign's.
+            campaign = "quickstart" if seconds < 900 else "another-project"
+            store.start_run(f"old-{attempt}", campaign, source="s", parameters={})
             outcome = ShardOutcome(
                 "cpu-000",
                 [CaseResult(slow, "passed", seconds)],

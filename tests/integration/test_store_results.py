@@ -144,7 +144,7 @@ def test_runs_keep_ref_matrix_and_restarts(store: ResultStore) -> None:
     assert store.run("nope") is None
 
 
-def test_duration_history_is_the_median_of_recent_passes_on_that_hardware(
+def test_duration_history_is_the_median_of_recent_passes_on_that_hardware_in_that_campaign(
     store: ResultStore,
 ) -> None:
     for i in range(14):
@@ -156,11 +156,17 @@ def test_duration_history_is_the_median_of_recent_passes_on_that_hardware(
         ]
         outcome = ShardOutcome("s", cases, worker="w", hardware="cpu")
         store.write_shard(ShardRecord(run, "s", "u", 0, {}, 2, 1.0), outcome)
-    history = store.duration_history(["t.py::a", "t.py::b", "t.py::unknown"], "cpu")
+    # Another project's test of the same id, later and far longer: not this campaign's test.
+    store.start_run("other", "other-project", source="elsewhere", parameters={})
+    other = ShardOutcome("s", [CaseResult("t.py::a", "passed", 500.0, finished_at=99.0)],
+                         worker="w", hardware="cpu")  # fmt: skip
+    store.write_shard(ShardRecord("other", "s", "u", 0, {}, 1, 1.0), other)
+    history = store.duration_history(["t.py::a", "t.py::b", "t.py::unknown"], "cpu", "c")
     # a: the last ten passes are durations 4..13, median 8.5; b: passes at 0,2,..,12.
     assert history == {"t.py::a": 8.5, "t.py::b": 106.0}
-    assert store.duration_history(["t.py::a"], "cuda") == {}
-    assert store.duration_history([], "cpu") == {}
+    assert store.duration_history(["t.py::a"], "cpu", "other-project") == {"t.py::a": 500.0}
+    assert store.duration_history(["t.py::a"], "cuda", "c") == {}
+    assert store.duration_history([], "cpu", "c") == {}
 
 
 def test_bulk_insert_appends_columns_with_defaults_and_nulls(store: ResultStore) -> None:
