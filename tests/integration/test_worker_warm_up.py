@@ -1,0 +1,42 @@
+"""dtf's workers import the shard task (and Prefect) in the background once they have joined."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from distributed import Client
+
+from dtf.cluster.local import ensure_cluster, stop_cluster
+from dtf.cluster.profiles import default_profiles
+from dtf.cluster.publish import WARM_UP_GROUP, warm_up
+
+
+def test_a_new_worker_imports_the_shard_task_before_any_task_asks_for_it(tmp_path: Path) -> None:
+    def imported() -> dict[str, bool]:  # nested, so Dask ships it by value
+        import sys
+
+        return {name: name in sys.modules for name in ("tasks.shards", "prefect")}
+
+    home = tmp_path / "home"
+    info = ensure_cluster(home, default_profiles(2), {})
+    try:
+        with Client(info.address, set_as_default=False, timeout=30) as client:
+            # Nothing but this probe runs on the workers: only the warm-up can import them.
+            deadline = time.monotonic() + 60
+            seen = client.run(imported)
+            while not all(all(v.values()) for v in seen.values()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                seen = client.run(imported)
+        assert list(seen.values()) == [{"tasks.shards": True, "prefect": True}] * 2
+        logs = [(home / "cluster" / f"{name}.log").read_text() for name in info.workers]
+        assert not any("warm-up import" in log for log in logs)
+    finally:
+        stop_cluster(home)
+
+
+def test_the_warm_up_names_the_shard_task_and_reports_no_failure() -> None:
+    from importlib.metadata import entry_points
+
+    assert [e.value for e in entry_points(group=WARM_UP_GROUP)] == ["tasks.shards"]
+    assert warm_up() == []
