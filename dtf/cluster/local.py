@@ -77,7 +77,8 @@ def _start(home: Path, profiles: Sequence[WorkerProfile], env: Mapping[str, str]
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).with_name("dask"))
     base_env = {**quiet_dask_env(os.environ), **os.environ, **env}
-    sched_argv = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    sched_argv = [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                  "--preload", "dtf.cluster.warm_up"]  # fmt: skip
     state: dict[str, Any] = {
         "address": address, "profiles": _profile_state(profiles), "env": dict(env),
     }  # fmt: skip
@@ -105,6 +106,7 @@ def _worker_command(
         dask, "worker", address, "--name", profile.name, "--nthreads", str(profile.nthreads),
         "--nworkers", "1", "--resources", profile.resources_arg(), "--no-dashboard",
         "--local-directory", str(cdir / profile.name), "--preload", "dtf.cluster.publish",
+        "--preload", "dtf.cluster.warm_up",
     ]  # fmt: skip
     # Set even when empty, so a taxonomy in dtf's own environment never leaks into workers.
     taxonomy = profile.taxonomy.model_dump_json() if profile.taxonomy else ""

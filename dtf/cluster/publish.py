@@ -4,24 +4,19 @@ It attaches to the worker's registration (Worker.startup_information), so the sc
 lists the information with the worker from its first moment: `Client.scheduler_info()`
 shows the taxonomy under "dtf_hardware" and the simulated resources under
 "dtf_simulated"; dtf.cluster.fleet reads both back. Imports stay light: every local
-worker loads this module. Then, in a background thread, the worker imports the modules
-registered as `dtf.worker_warm_ups` entry points (the shard task, and with it Prefect).
+worker loads this module.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import threading
-from importlib.metadata import entry_points
 from typing import Any
 
 TAXONOMY_ENV = "DTF_HARDWARE_TAXONOMY"
 WORKER_ENV = "DTF_WORKER_PROFILE"
 HARDWARE_KEY = "dtf_hardware"
 SIMULATED_KEY = "dtf_simulated"
-WARM_UP_GROUP = "dtf.worker_warm_ups"
 
 
 def dask_setup(worker: Any) -> None:
@@ -30,22 +25,6 @@ def dask_setup(worker: Any) -> None:
         return  # loaded into a nanny (--preload-nanny): only workers register resources
     for key, value in published().items():
         worker.startup_information[key] = lambda _worker, value=value: value
-    # In the background: registration (and `dtf cluster up`) does not wait for it, and a
-    # shard that comes meanwhile waits only for the rest of the import.
-    threading.Thread(target=warm_up, name="dtf-warm-up", daemon=True).start()
-
-
-def warm_up() -> list[str]:
-    """Import every registered warm-up module (Prefect's import: 1.4-2.3 s); the names of
-    those that failed, whose error the first task that needs them reports again."""
-    failed = []
-    for entry in entry_points(group=WARM_UP_GROUP):
-        try:
-            entry.load()
-        except Exception:
-            logging.getLogger(__name__).exception("warm-up import of %s failed", entry.value)
-            failed.append(entry.value)
-    return failed
 
 
 def published() -> dict[str, Any]:

@@ -98,7 +98,7 @@ def worker_launch(
     argv = [
         sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
         "--name", worker_name, "--nworkers", "1", "--resources", resources_arg(resources),
-        "--preload", "dtf.cluster.publish",
+        "--preload", "dtf.cluster.publish", "--preload", "dtf.cluster.warm_up",
     ]  # fmt: skip
     if nthreads is not None:
         argv += ["--nthreads", str(nthreads)]

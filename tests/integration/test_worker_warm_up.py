@@ -1,4 +1,4 @@
-"""dtf's workers import the shard task (and Prefect) in the background once they have joined."""
+"""dtf's scheduler and workers import the shard task (and Prefect) in the background at start."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from distributed import Client
 
 from dtf.cluster.local import ensure_cluster, stop_cluster
 from dtf.cluster.profiles import default_profiles
-from dtf.cluster.publish import WARM_UP_GROUP, warm_up
+from dtf.cluster.warm_up import WARM_UP_GROUP, warm_up
 
 
-def test_a_new_worker_imports_the_shard_task_before_any_task_asks_for_it(tmp_path: Path) -> None:
+def test_a_new_cluster_imports_the_shard_task_before_any_task_asks_for_it(tmp_path: Path) -> None:
     def imported() -> dict[str, bool]:  # nested, so Dask ships it by value
         import sys
 
@@ -20,16 +20,20 @@ def test_a_new_worker_imports_the_shard_task_before_any_task_asks_for_it(tmp_pat
 
     home = tmp_path / "home"
     info = ensure_cluster(home, default_profiles(2), {})
+    everywhere = [{"tasks.shards": True, "prefect": True}] * 3
     try:
         with Client(info.address, set_as_default=False, timeout=30) as client:
-            # Nothing but this probe runs on the workers: only the warm-up can import them.
+            # Nothing but this probe runs there: only the warm-up can import them. The
+            # scheduler needs them too, to unpickle the first graph that holds a shard task.
             deadline = time.monotonic() + 60
-            seen = client.run(imported)
-            while not all(all(v.values()) for v in seen.values()) and time.monotonic() < deadline:
+            while True:
+                seen = [*client.run(imported).values(), client.run_on_scheduler(imported)]
+                if seen == everywhere or time.monotonic() > deadline:
+                    break
                 time.sleep(0.5)
-                seen = client.run(imported)
-        assert list(seen.values()) == [{"tasks.shards": True, "prefect": True}] * 2
-        logs = [(home / "cluster" / f"{name}.log").read_text() for name in info.workers]
+        assert seen == everywhere
+        logs = [(home / "cluster" / f"{name}.log").read_text()
+                for name in (*info.workers, "scheduler")]  # fmt: skip
         assert not any("warm-up import" in log for log in logs)
     finally:
         stop_cluster(home)
