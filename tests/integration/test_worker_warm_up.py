@@ -1,4 +1,4 @@
-"""dtf's scheduler and workers import the shard task (and Prefect) in the background at start."""
+"""dtf's scheduler and workers import what a shard task refers to in the background at start."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from dtf.cluster.warm_up import WARM_UP_GROUP, warm_up
 
 
 def test_a_new_cluster_imports_the_shard_task_before_any_task_asks_for_it(tmp_path: Path) -> None:
+    wanted = ("tasks.shards", "flows.campaign", "prefect.task_engine", "prefect_dask")
+
     def imported() -> dict[str, bool]:  # nested, so Dask ships it by value
         import sys
 
-        return {name: name in sys.modules for name in ("tasks.shards", "prefect")}
+        return {name: name in sys.modules for name in wanted}
 
     home = tmp_path / "home"
     info = ensure_cluster(home, default_profiles(2), {})
-    everywhere = [{"tasks.shards": True, "prefect": True}] * 3
+    everywhere = [dict.fromkeys(wanted, True)] * 3  # both workers, then the scheduler
     try:
         with Client(info.address, set_as_default=False, timeout=30) as client:
             # Nothing but this probe runs there: only the warm-up can import them. The
@@ -42,5 +44,7 @@ def test_a_new_cluster_imports_the_shard_task_before_any_task_asks_for_it(tmp_pa
 def test_the_warm_up_names_the_shard_task_and_reports_no_failure() -> None:
     from importlib.metadata import entry_points
 
-    assert [e.value for e in entry_points(group=WARM_UP_GROUP)] == ["tasks.shards"]
+    registered = {e.value for e in entry_points(group=WARM_UP_GROUP)}
+    assert registered == {"tasks.shards", "flows.verify_quarantine", "prefect.task_engine",
+                          "prefect_dask.task_runners"}  # fmt: skip
     assert warm_up() == []
