@@ -100,21 +100,20 @@ def _campaign(params: CampaignParams) -> Any:
     spec, source = resolve_target(Path(params.target), Path.cwd())
     store = ResultStore(params.store_url or database_url())
     try:
-        found = None
         if not params.resume:
             selection = resolve_matrix(spec, params.matrix)
             spec = selection.campaign
             # Outside the store's session: a cold collection may take minutes.
-            found = discover_campaign(spec, source, params.keyword, params.marker)
+            workspace, discovered = discover_campaign(spec, source, params.keyword, params.marker)
         # One burst of reads and writes from the plan to the first shards: the DuckDB file
         # opens once (tens of milliseconds each time).
         with store.session():
-            if found is None:
+            if params.resume:
                 manifest, manifest_path = _resumed(params, store)
                 spec = resolve_matrix(spec, manifest.matrix).campaign
             else:
-                manifest, manifest_path = record_plan(params, spec, source, store,
-                                                      selection.values, *found)  # fmt: skip
+                manifest, manifest_path = record_plan(params, spec, source, store, selection.values,
+                                                      workspace, discovered)  # fmt: skip
             to_run = _unfinished(manifest, store)  # less any suite skipped as unplaceable
             store.update_run(manifest.run_id, flow_run_id=str(flow_run.id),
                              flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
