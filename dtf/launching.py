@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -9,6 +10,7 @@ from importlib.metadata import entry_points
 from dtf.errors import DtfError
 
 LAUNCHER_GROUP = "dtf.launchers"
+_AFTER_COMMAND: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,24 @@ def load_launcher(name: str = "prefect") -> Launcher:
             launcher: Launcher = entry.load()
             return launcher
     raise DtfError(f"no dtf launcher named '{name}' is installed (entry points {LAUNCHER_GROUP})")
+
+
+def after_command(action: Callable[[], None]) -> None:
+    """Have `action` run once the CLI command has ended, before its process exits.
+
+    dtf's CLI and a warm launcher's child end with os._exit, which runs no atexit hook; in a
+    warm child this runs after the client has its exit code, so its shell waits for none of
+    it. An action registered again is still run once.
+    """
+    if action not in _AFTER_COMMAND:
+        _AFTER_COMMAND.append(action)
+
+
+def run_after_command() -> None:
+    """Run what after_command registered, in order, and forget it; a failure is printed."""
+    while _AFTER_COMMAND:
+        action = _AFTER_COMMAND.pop(0)
+        try:
+            action()
+        except Exception:  # one action failing must not keep the others from running
+            traceback.print_exc()

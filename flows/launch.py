@@ -6,28 +6,25 @@ import json
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import dask.config
-
 # Prefect imports it when a flow run's parameters are first serialized (0.09 s): importing
 # it here puts it in the warm launcher, which loads this module, not in every run.
 import fastapi.encoders  # noqa: F401
 from prefect import Flow, tags
 from prefect.client.schemas.objects import State
-from prefect.context import refresh_global_settings_context
+from prefect.context import SettingsContext, get_settings_context, refresh_global_settings_context
 from prefect.events.worker import EventsWorker
-from prefect.logging.configuration import setup_logging
 from prefect.logging.handlers import APILogWorker
-from prefect.settings import (
-    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-    get_current_settings,
-    temporary_settings,
-)
+from prefect.settings import get_current_settings
 from prefect_dask import DaskTaskRunner
 
 from dtf.errors import DtfError
-from dtf.launching import LaunchRequest, LaunchResult
+from dtf.launching import LaunchRequest, LaunchResult, after_command
 from flows.campaign import campaign
 from flows.verify_quarantine import TRIGGER, verify_quarantine
+
+# Seconds to deliver a flow's last logs and events once the command is done: a warm child
+# does it after its client left, and must not linger when the server has gone.
+DELIVERY_TIMEOUT = 30.0
 
 
 def launch_campaign(request: LaunchRequest) -> LaunchResult:
@@ -67,7 +64,7 @@ def _run(flow: Flow[..., Any], request: LaunchRequest, tagged: str, **params: An
     runner = DaskTaskRunner(address=request.scheduler_address)
     with tags(f"campaign:{request.campaign}", f"trigger:{tagged}"), _heartbeats_if_asked():
         state: State = flow.with_options(task_runner=runner)(**params, return_state=True)
-    _drain_prefect_workers()
+    after_command(_deliver_logs_and_events)
     return state
 
 
@@ -79,20 +76,14 @@ def _heartbeats_if_asked() -> AbstractContextManager[Any]:
     zombie-detection automation, which dtf does not create; whoever sets one up sets the
     frequency too (PREFECT_FLOWS_HEARTBEAT_FREQUENCY), and then gets them.
     """
-    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+    settings = get_current_settings()
+    if "heartbeat_frequency" in settings.flows.model_fields_set:
         return nullcontext()
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
-
-
-def refresh_after_fork() -> None:
-    """In a warm launcher's child: read settings from the client's environment again.
-
-    Prefect and Dask read their settings (PREFECT_*, DASK_*) when imported, in the launcher;
-    the child must run with the client's, and log to the client's stderr.
-    """
-    refresh_global_settings_context()
-    setup_logging(incremental=False)
-    dask.config.refresh()
+    # A copy of the settings just read, not temporary_settings: that builds and validates
+    # every setting again (0.04 s a run); None is a valid frequency, so nothing to validate.
+    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    quiet = settings.model_copy(update={"flows": flows})
+    return SettingsContext(profile=get_settings_context().profile, settings=quiet)
 
 
 def _failed(request: LaunchRequest, state: State) -> LaunchResult:
@@ -102,7 +93,7 @@ def _failed(request: LaunchRequest, state: State) -> LaunchResult:
     return LaunchResult(run_id=request.run_id, state=state.name, message=str(state.message))
 
 
-def _drain_prefect_workers() -> None:
-    """Deliver the flow's last logs and events now: the CLI may end the process right after."""
-    APILogWorker.drain_all()
-    EventsWorker.drain_all()
+def _deliver_logs_and_events() -> None:
+    """Deliver the flow's last logs and events: the CLI ends its process with os._exit."""
+    APILogWorker.drain_all(timeout=DELIVERY_TIMEOUT)
+    EventsWorker.drain_all(timeout=DELIVERY_TIMEOUT)

@@ -26,6 +26,7 @@ from dtf.cli import (  # noqa: F401
 )
 from dtf.cli.app import app, errors
 from dtf.errors import DtfError
+from dtf.launching import run_after_command
 
 __all__ = ["app", "main", "run_cli"]
 
@@ -35,9 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     code = run_cli(argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    run_after_command()  # say, deliver a flow run's last logs and events
+    sys.stdout.flush()
+    sys.stderr.flush()
     # After a flow run, Prefect's and Dask's background threads still hold DuckDB objects, and
     # a normal interpreter exit makes DuckDB's bindings print dozens of "nanobind: leaked"
-    # lines. The launcher has already delivered the flow's logs and events, so end here.
+    # lines. What must happen before the end has just run, so end here.
     os._exit(code)
 
 

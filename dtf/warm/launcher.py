@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dtf import services
+from dtf.config import dtf_home
+from dtf.launching import LAUNCHER_GROUP, run_after_command
 from dtf.warm.protocol import (
     CHILD_ENV,
     MessageReader,
@@ -41,6 +43,7 @@ DEFAULT_IDLE_SECONDS = 7200.0
 CHECK_SECONDS = 2.0
 REQUEST_TIMEOUT = 10.0
 HOOK_GROUP = "dtf.fork_hooks"  # called in each child before the command runs
+PRELOAD_GROUP = "dtf.warm_preloads"  # called once before serving: what every child would repeat
 # Imported before serving; the CLI's own modules are then dropped so each child imports them
 # afresh and their consoles see the client's terminal, not the launcher's log file.
 PRELOAD = ("dtf.cli", "dtf.reports.html", "dtf.analysis.summary")
@@ -188,6 +191,8 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
+    for fd in {fd for fd in fds if fd > 2}:
+        os.close(fd)  # the client's streams stay open only as 0, 1 and 2, which _release closes
     _reopen_streams()
     code = 1
     try:
@@ -213,10 +218,14 @@ def _run_child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> 
         traceback.print_exc()
     sys.stdout.flush()
     sys.stderr.flush()
+    # The client leaves once it has the exit code: that is no interrupt any more.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         send_message(conn, {"exit": code})
     except OSError:
         pass
+    _release_client_streams()
+    run_after_command()  # say, deliver the flow run's last logs: the client need not wait
     os._exit(code)
 
 
@@ -228,6 +237,17 @@ def _reopen_streams() -> None:
                       buffering=1 if os.isatty(1) else -1)  # fmt: skip
     sys.stderr = open(2, "w", encoding=encoding, closefd=False, buffering=1,  # noqa: SIM115
                       errors="backslashreplace")  # fmt: skip
+
+
+def _release_client_streams() -> None:
+    """Let go of the client's stdin, stdout and stderr: a pipe the client's caller reads
+    ends now. What this child prints from here on goes to the launcher's log."""
+    quiet = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(log_path(dtf_home()), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    for target, fd in ((0, quiet), (1, log), (2, log)):
+        os.dup2(fd, target)
+    os.close(quiet)
+    os.close(log)
 
 
 def _interrupt_when_closed(conn: socket.socket) -> None:
@@ -243,15 +263,10 @@ def _interrupt_when_closed(conn: socket.socket) -> None:
 def _preload() -> None:
     for name in PRELOAD:
         __import__(name)
-    from dtf.launching import LAUNCHER_GROUP
-    from dtf.reports.html import warm_up
-    from dtf.store.engine import warm_up as warm_up_store
-
-    warm_up()
-    warm_up_store()
-
     for entry in entry_points(group=LAUNCHER_GROUP):
         entry.load()
+    for entry in entry_points(group=PRELOAD_GROUP):
+        entry.load()()
     for name in [m for m in sys.modules if m == "dtf.cli" or m.startswith("dtf.cli.")]:
         del sys.modules[name]
     # Objects that exist now are never collected: the children share their pages.

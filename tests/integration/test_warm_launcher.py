@@ -169,3 +169,57 @@ def test_an_interrupted_or_killed_client_stops_its_command(warm_home: Path, how:
     finally:
         client.kill()
         stop_server(warm_home)
+
+
+# The launcher's child as a process of its own (what _fork runs after forking): it runs
+# `dtf show --help` for a client, with a slow delivery registered to run after the command.
+CHILD = """
+import os, socket, sys, time
+from pathlib import Path
+from dtf.launching import after_command
+from dtf.warm.launcher import _run_child
+
+conn_fd, out_fd, marker = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+
+def slow_delivery():
+    time.sleep(3)
+    marker.write_text("delivered")
+
+after_command(slow_delivery)
+request = {"cwd": os.getcwd(), "env": dict(os.environ), "argv": ["show", "--help"]}
+_run_child(socket.socket(fileno=conn_fd), [os.open(os.devnull, os.O_RDONLY), out_fd, out_fd],
+           request)
+"""
+
+
+def test_a_pipe_reading_a_warm_command_ends_before_its_after_command_work(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    (home / "warm").mkdir(parents=True)
+    marker = tmp_path / "delivered"
+    ours, theirs = socket.socketpair()
+    out_read, out_write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(theirs.fileno()), str(out_write), str(marker)],
+        cwd=REPO, env=client_env(home), pass_fds=(theirs.fileno(), out_write),
+    )  # fmt: skip
+    theirs.close()
+    os.close(out_write)
+    try:
+        reader = MessageReader(ours)
+        assert "pid" in (reader.receive()[0] or {})
+        send_message(ours, {"go": True})
+        assert reader.receive()[0] == {"exit": 0}
+        output = b""
+        with open(out_read, "rb") as out:
+            while chunk := out.read(65536):  # returns b"" once every writer has let go
+                output += chunk
+        # The client's pipe has ended while the child still delivers, then it finishes.
+        assert child.poll() is None and not marker.exists()
+        assert b"Usage: dtf show" in output
+        assert child.wait(timeout=60) == 0
+        assert marker.read_text() == "delivered"
+    finally:
+        child.kill()
+        ours.close()
