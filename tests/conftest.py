@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dtf.cluster.local import ClusterInfo, ensure_cluster, stop_cluster
@@ -15,6 +17,19 @@ from dtf.server import ServerInfo, ensure_server, server_env, stop_server
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 POSTGRES_ENV = "DTF_TEST_POSTGRES_URL"
+
+
+def flow_run_logs(api_url: str, flow_run_id: str, wanted: str, timeout: float = 30) -> str:
+    """The flow run's log messages on the Prefect server, once `wanted` is among them (or time
+    is up): logs are sent in batches, a moment after they are written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        query = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
+        logs = httpx.post(f"{api_url}/logs/filter", json=query, timeout=10).json()
+        text = "\n".join(str(entry["message"]) for entry in logs)
+        if wanted in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
 
 
 def pytest_configure(config: pytest.Config) -> None:

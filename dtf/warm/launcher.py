@@ -243,7 +243,10 @@ def _release_client_streams() -> None:
     """Let go of the client's stdin, stdout and stderr: a pipe the client's caller reads
     ends now. What this child prints from here on goes to the launcher's log."""
     quiet = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(log_path(dtf_home()), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        log = os.open(log_path(dtf_home()), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError:  # its directory gone: what is left still runs, its output lost
+        log = os.open(os.devnull, os.O_WRONLY)
     for target, fd in ((0, quiet), (1, log), (2, log)):
         os.dup2(fd, target)
     os.close(quiet)

@@ -6,13 +6,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dtf.server import ServerInfo
 from dtf.store.results import ResultStore
 from dtf.warm.launcher import ensure_launcher, launcher_state, stop_launcher
 from dtf.warm.protocol import log_path, socket_path
+from tests.conftest import flow_run_logs
 from tests.e2e.conftest import DTF, REPO, DtfCommand
 
 pytestmark = pytest.mark.e2e
@@ -50,18 +50,6 @@ def test_a_warm_run_reaches_the_sessions_server_and_stores_its_results(
         assert len(rows) == 27 and "failed" not in {r["outcome"] for r in rows}
         # The flow run's last log line is on the server, though the client left first.
         final = "Finished in state Completed()"
-        assert final in _flow_run_logs(prefect_server.api_url, str(run["flow_run_id"]), final)
+        assert final in flow_run_logs(prefect_server.api_url, str(run["flow_run_id"]), final)
     finally:
         stop_launcher(home)
-
-
-def _flow_run_logs(api_url: str, flow_run_id: str, wanted: str, timeout: float = 30) -> str:
-    """The flow run's log messages on the server, once `wanted` is among them (or time is up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        query = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
-        logs = httpx.post(f"{api_url}/logs/filter", json=query, timeout=10).json()
-        text = "\n".join(str(entry["message"]) for entry in logs)
-        if wanted in text or time.monotonic() > deadline:
-            return text
-        time.sleep(0.5)

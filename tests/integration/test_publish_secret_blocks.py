@@ -7,7 +7,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from dtf.server import ServerInfo
 from dtf.store.results import ResultStore
 from dtf.store.schema import metadata
 from flows.finalize import publish_run
+from tests.conftest import flow_run_logs
 from tests.fakes.forges import FakeGitHub
 from tests.fakes.scenario import SHA, scenario_store
 
@@ -67,18 +67,6 @@ def campaign(tmp_path: Path, fake: FakeGitHub, block: str) -> Path:
     return path
 
 
-def flow_logs(api: str, flow_run_id: str, wanted: str) -> str:
-    """The flow run's log messages on the server, once `wanted` has arrived (logs are batched)."""
-    deadline = time.monotonic() + 30
-    while True:
-        query = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
-        logs = httpx.post(f"{api}/logs/filter", json=query, timeout=10).json()
-        text = "\n".join(str(entry["message"]) for entry in logs)
-        if wanted in text or time.monotonic() > deadline:
-            return text
-        time.sleep(0.5)
-
-
 def stored_text(url: str) -> str:
     store = ResultStore(url)
     try:
@@ -108,7 +96,7 @@ def test_the_flow_publishes_with_a_secret_block_that_leaks_nowhere(
     assert [s["sha"] for s in github.statuses] == [SHA] and len(github.comments) == 1
     assert {h.get("Authorization") for _, _, h, _ in github.requests} == {f"token {token}"}
     flow_run_id = str(state.state_details.flow_run_id)
-    logs = flow_logs(api, flow_run_id, "published r2")
+    logs = flow_run_logs(api, flow_run_id, "published r2")
     assert "published r2: 2 sent" in logs and token not in logs
     query = {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
     artifacts = httpx.post(f"{api}/artifacts/filter", json=query, timeout=10)

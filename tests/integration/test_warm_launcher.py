@@ -182,7 +182,7 @@ from dtf.warm.launcher import _run_child
 conn_fd, out_fd, marker = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 
 def slow_delivery():
-    time.sleep(3)
+    time.sleep(6)
     marker.write_text("delivered")
 
 after_command(slow_delivery)
