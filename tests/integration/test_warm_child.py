@@ -75,7 +75,7 @@ def test_a_child_whose_logging_settings_differ_loads_its_own(
 
 
 def test_a_users_logging_file_is_read_not_the_launchers_copy(
-    preloaded: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    preloaded: dict[str, Any], tmp_path: Path
 ) -> None:
     own = tmp_path / "logging.yml"
     own.write_text("version: 1\nloggers:\n  prefect:\n    level: ERROR\n")
