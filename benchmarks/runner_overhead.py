@@ -63,7 +63,11 @@ def run_plain(root: Path, extra: list[str]) -> None:
 
 def run_dtf(root: Path, ids: list[str], scratch: Path) -> None:
     limits = Limits(test_timeout=600, idle_timeout=600, shard_timeout=3600)
-    outcome = run_shard(ShardRequest("bench", tuple(ids), root, limits, scratch=scratch))
+    # Waits for pytest's exit, as the baselines do: a process reaped after the timed region
+    # (the runner's default hands a shard back at its session's end) would put its CPU time
+    # into the next sample.
+    request = ShardRequest("bench", tuple(ids), root, limits, scratch=scratch, wait_for_exit=True)
+    outcome = run_shard(request)
     counts = outcome.counts()
     if counts != {"passed": len(ids)} or outcome.launches != 1:
         raise SystemExit(f"dtf run went wrong: {counts}, {outcome.launches} launches")
