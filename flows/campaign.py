@@ -22,6 +22,7 @@ from dtf.errors import DtfError, PlacementError
 from dtf.execution.outcomes import CaseResult, ShardOutcome
 from dtf.execution.planned import read_manifest, write_manifest
 from dtf.planning.campaign import plan_campaign, suite_hardware
+from dtf.planning.dag import SuiteStarts
 from dtf.planning.manifest import Manifest
 from dtf.planning.placement import fits, unplaceable
 from dtf.planning.shards import Shard
@@ -119,7 +120,7 @@ def _campaign(params: CampaignParams) -> Any:
                              flow_run_url=flow_run.ui_url, status="running")  # fmt: skip
             executor = shard_executor(to_run, str(manifest_path), store, spec,
                                       params.scheduler_address)  # fmt: skip
-        _run_levels(to_run, executor, store, spec)
+        _run_suites(to_run, executor, store, spec)
         return _finish(store, manifest, executor, spec, params.target)
     finally:
         store.close()
@@ -232,22 +233,32 @@ def _record_collect_errors(
         store.write_shard(record, outcome, status="collect_error")
 
 
-def _run_levels(
+def _run_suites(
     manifest: Manifest, executor: ShardExecutor, store: ResultStore, spec: Campaign
 ) -> None:
-    """Run each level's shards; skip suites whose dependencies failed."""
+    """Start each suite once its own dependencies have finished; skip the dependents of a
+    suite that failed its gate."""
+    starts = SuiteStarts(manifest.levels, manifest.depends_on())
     skipped: set[str] = set()
-    for index, level in enumerate(manifest.levels):
-        ran = [s for s in level if s not in skipped]
-        executor.run(ran)
-        if index == len(manifest.levels) - 1:
-            break  # the last level's suites have no dependents: no gate to read
-        # Each suite's gate (any failure, or a pass rate) decides whether its dependents run.
-        with store.session():
-            gates = _gates(store, manifest.run_id, spec, ran)
-            for skip in skips_after(spec.suites, gates, skipped):
-                skipped.add(skip.suite)
-                _record_skipped(store, manifest, skip.suite, skip.reason)
+    executor.submit(starts.ready())
+    while finished := executor.wait_suites():
+        for suite in finished:
+            starts.finish(suite)
+        # Each finished suite's gate (any failure, or a pass rate) decides whether its
+        # dependents run; a suite nothing depends on has no gate to read.
+        judged = [s for s in finished if starts.has_dependents(s)]
+        if judged:
+            with store.session():
+                gates = _gates(store, manifest.run_id, spec, judged)
+                for skip in skips_after(spec.suites, gates, skipped):
+                    skipped.add(skip.suite)
+                    _record_skipped(store, manifest, skip.suite, skip.reason)
+            starts.drop(skipped)
+        ready = starts.ready()
+        if ready:
+            # The estimated schedule assumes idle workers: with other suites still running,
+            # Dask's own placement knows better.
+            executor.submit(ready, plan_placement=executor.idle)
 
 
 def _gates(store: ResultStore, run_id: str, spec: Campaign, suites: list[str]) -> list[GateResult]:

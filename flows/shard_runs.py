@@ -41,7 +41,8 @@ def recovery_step(
 
 
 class ShardExecutor:
-    """Drives every attempt of a level's shards until each has results or is given up."""
+    """Drives every attempt of the submitted suites' shards until each has results or is
+    given up, and says when a suite has nothing left."""
 
     def __init__(
         self,
@@ -64,35 +65,63 @@ class ShardExecutor:
         self.reruns_done: dict[str, int] = {}
         self.failed_suites: set[str] = set()
         self.waiting: list[Attempt] = []  # held while their hardware class is probed
+        self.open: dict[str, None] = {}  # suites submitted, not yet reported done
 
     def run(self, suites: list[str], repeat: int = 1) -> None:
         """Run the suites' shards, each `repeat` times (attempts 0..repeat-1), to the end."""
+        self.submit(suites, repeat=repeat)
+        while self.wait_suites():
+            pass
+
+    @property
+    def idle(self) -> bool:
+        """Whether no attempt is running or held."""
+        return not self.pending and not self.waiting
+
+    def submit(self, suites: list[str], repeat: int = 1, *, plan_placement: bool = True) -> None:
+        """Submit the suites' shards, each `repeat` times; `plan_placement` has each prefer
+        its worker in the estimated schedule, which assumes the fleet is otherwise idle."""
+        self.open.update(dict.fromkeys(suites))
         shards = [s for s in self.manifest.shards if s.suite in suites]
         fleet = [Worker(name, res, max(1, self.threads.get(name, 1)))
                  for name, res in sorted(self.book.fleet.items())]  # fmt: skip
         homes = batch_homes(shards, self.book.fleet)
         # The estimate plans one pass; repeated passes are left to Dask's own placement.
-        planned = planned_workers(shards, fleet) if repeat == 1 else {}
+        planned = planned_workers(shards, fleet) if repeat == 1 and plan_placement else {}
         for _ in range(repeat):
             for shard in submission_order(shards, fleet):
                 number = self.book.next_number(shard.shard_id)
                 prefer = (homes.get(shard.batch_key) if shard.batch_key
                           else planned.get(shard.shard_id))  # fmt: skip
                 self._submit(Attempt(shard, number, dict(shard.needs), prefer=prefer))
-        while self.pending or self.waiting:
-            if not self.pending:
-                self._resubmit_waiting()  # defensive: nothing left to wait for
-                continue
-            future = next(as_completed(list(self.pending)))
-            attempt = self.pending.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # a shard raises only for infrastructure faults
-                self._recover(attempt, classify_exception(exc))
-                continue
-            finally:
-                _release(future)
-            self._completed(attempt, outcome)
+
+    def wait_suites(self) -> list[str]:
+        """Drive attempts until some submitted suites have none left (every shard stored or
+        given up, reruns and recoveries included); return those suites, in submission order.
+        An empty list: nothing submitted is outstanding."""
+        while True:
+            busy = {a.shard.suite for a in (*self.pending.values(), *self.waiting)}
+            done = [s for s in self.open if s not in busy]
+            if done or not self.open:
+                for suite in done:
+                    del self.open[suite]
+                return done
+            self._step()
+
+    def _step(self) -> None:
+        if not self.pending:
+            self._resubmit_waiting()  # defensive: nothing left to wait for
+            return
+        future = next(as_completed(list(self.pending)))
+        attempt = self.pending.pop(future)
+        try:
+            outcome = future.result()
+        except Exception as exc:  # a shard raises only for infrastructure faults
+            self._recover(attempt, classify_exception(exc))
+            return
+        finally:
+            _release(future)
+        self._completed(attempt, outcome)
 
     def save_circuits(self) -> None:
         recovery_store.save_circuits(

@@ -172,7 +172,7 @@ def _render_plan(doc: dict[str, Any]) -> None:
         console.print(f"Matrix: {shown}", highlight=False)
         for suite, why in matrix["excluded"].items():
             console.print(f"  not run: {suite}: {why}", highlight=False)
-    console.print("Suite DAG (each level waits for the one before):")
+    console.print("Suite DAG (a suite starts once the suites it comes after have finished):")
     deps = {s["name"]: s["depends_on"] for s in doc["suites"]}
     for index, level in enumerate(doc["dag"]["levels"]):
         names = [f"{n} (after {', '.join(deps[n])})" if deps[n] else n for n in level]
@@ -191,7 +191,8 @@ def _render_plan(doc: dict[str, Any]) -> None:
     console.print(
         f"Estimated makespan {est['makespan_seconds']:g} s; lower bound "
         f"{est['lower_bound_seconds']:g} s (critical path {est['critical_path_seconds']:g} s; "
-        f"work/capacity {per_class or 'none'}); ratio {est['ratio']:g}",
+        f"work/capacity {per_class or 'none'}); ratio {est['ratio']:g}; the estimate "
+        "starts each level when the whole level before it has finished",
         highlight=False,
     )
     for note in doc["notes"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from dtf.errors import PlanError
 from dtf.spec.models import Suite
@@ -63,3 +63,38 @@ def dependents_of(suites: Sequence[Suite], failed: str) -> list[str]:
                 frontier.add(suite.name)
                 changed = True
     return out
+
+
+class SuiteStarts:
+    """When each suite of a run may start: once every dependency it has in the run has
+    finished, not when the whole level before it has. Suites dropped (skipped) never start.
+
+    Dependencies outside `levels` (finished in an earlier attempt of the run) do not hold
+    a suite back.
+    """
+
+    def __init__(self, levels: Sequence[Sequence[str]], depends_on: Mapping[str, Iterable[str]]):
+        self.order = [suite for level in levels for suite in level]
+        present = set(self.order)
+        self.depends = {s: set(depends_on.get(s, ())) & present for s in self.order}
+        self.started: set[str] = set()
+        self.finished: set[str] = set()
+        self.dropped: set[str] = set()
+
+    def ready(self) -> list[str]:
+        """The suites that may start now, in plan order; each is returned once."""
+        out = [
+            s for s in self.order
+            if s not in self.started and s not in self.dropped and self.depends[s] <= self.finished
+        ]  # fmt: skip
+        self.started.update(out)
+        return out
+
+    def finish(self, suite: str) -> None:
+        self.finished.add(suite)
+
+    def drop(self, suites: Iterable[str]) -> None:
+        self.dropped.update(s for s in suites if s not in self.started)
+
+    def has_dependents(self, suite: str) -> bool:
+        return any(suite in deps for deps in self.depends.values())

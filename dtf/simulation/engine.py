@@ -3,8 +3,9 @@
 The plan, the submission order, the lower bound and every recovery decision come from the
 same functions real runs use (dtf.planning, RecoveryLadder.decide, RecoveryBook, circuits);
 this module only moves a clock. Simplifications, stated so figures are read right: a
-worker runs `threads` shards at once whatever its other resources; a level of the suite DAG
-starts when the level before it has finished (as `estimate_schedule` assumes); batch keys
+worker runs `threads` shards at once whatever its other resources; a suite starts when its
+own dependencies have finished, as in real runs (`estimate_schedule` is stricter: a level of
+the suite DAG starts when the whole level before it has finished); no gate fails; batch keys
 are not kept together; a shard's tests take exactly their planned durations.
 """
 
@@ -16,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dtf.planning.dag import SuiteStarts
 from dtf.planning.placement import hardware_class
 from dtf.planning.schedule import DEFAULT_NEEDS, Worker, lower_bound, submission_order
 from dtf.planning.shards import Shard
@@ -47,7 +49,7 @@ class _Ready:
 
     token: int
     attempt: Attempt
-    level: int
+    suite_no: int
     since: float
     avoid: frozenset[str] = frozenset()
 
@@ -56,7 +58,7 @@ class _Ready:
 class _Running:
     attempt: Attempt
     worker: int
-    level: int
+    suite_no: int
     start: float
 
 
@@ -88,8 +90,9 @@ class Simulation:
         self.picky: list[_Ready] = []  # attempts that must avoid some workers
         self.running: dict[int, _Running] = {}
         self.on_worker: dict[int, set[int]] = {}
-        self.level_of = {s: i for i, lvl in enumerate(workload.levels) for s in lvl}
-        self.outstanding = [0] * len(workload.levels)
+        # Attempts still to finish, per suite (its index in plan order).
+        self.suite_index = {s: i for i, s in enumerate(s for lvl in workload.levels for s in lvl)}
+        self.outstanding = [0] * len(self.suite_index)
         self.queue_delays: list[float] = []
         self.submit_delays: list[float] = []
         self.busy = [0.0] * len(fleet)
@@ -105,19 +108,19 @@ class Simulation:
         self.seq += 1
         heapq.heappush(self.events, (time, kind, self.seq, payload))
 
-    def _submit(self, attempt: Attempt, level: int, now: float) -> None:
+    def _submit(self, attempt: Attempt, suite_no: int, now: float) -> None:
         """As the flow does: only to healthy workers it may use, at most `submit_rate` a second."""
         avoid = self._avoid(attempt, now)
         if avoid is None:
             wanted = ", ".join(f"{k}={v:g}" for k, v in sorted(attempt.needs.items()))
             reason = f"no healthy worker offers {wanted}"
             failure = Failure(ErrorClass.INFRASTRUCTURE, "no_healthy_worker", reason)
-            self._recover(attempt, level, failure, now)
+            self._recover(attempt, suite_no, failure, now)
             return
         self.submitter = max(now, self.submitter) + 1.0 / self.orch.submit_rate
         self.submit_delays.append(self.submitter - now)
         self.task_runs += 1
-        self._push(self.submitter, _READY, (attempt, level, avoid))
+        self._push(self.submitter, _READY, (attempt, suite_no, avoid))
 
     def _avoid(self, attempt: Attempt, now: float) -> frozenset[str] | None:
         """Workers this attempt must not run on (excluded, or circuit open); None: no worker
@@ -132,28 +135,34 @@ class Simulation:
             return None
         return frozenset(self.book.fitting_workers(attempt.needs)) - set(allowed)
 
-    def _open_level(self, level: int, shards: Sequence[Shard], now: float) -> None:
+    def _open(self, shards: Sequence[Shard], now: float) -> None:
         for shard in submission_order(shards, self.fleet.workers):
             attempt = Attempt(shard, self.book.next_number(shard.shard_id),
                               dict(shard.needs or DEFAULT_NEEDS))  # fmt: skip
-            self.outstanding[level] += 1
-            self._submit(attempt, level, now)
+            suite_no = self.suite_index[shard.suite]
+            self.outstanding[suite_no] += 1
+            self._submit(attempt, suite_no, now)
 
     def run(self) -> SimResult:
         placeable, unplaced = self._placeable()
-        by_level: list[list[Shard]] = [[] for _ in self.workload.levels]
-        for shard in placeable:
-            by_level[self.level_of[shard.suite]].append(shard)
         self._schedule_faults()
-        level = -1
+        starts = SuiteStarts(self.workload.levels, self.workload.depends_on)
+        running: set[str] = set()
+        ready = set(starts.ready())
         while True:
-            while level + 1 < len(by_level) and all(n == 0 for n in self.outstanding[: level + 1]):
-                level += 1
-                self._open_level(level, by_level[level], self.clock)
-            finished = level + 1 >= len(by_level) and not any(self.outstanding)
+            if ready:
+                self._open([s for s in placeable if s.suite in ready], self.clock)
+                running |= ready
+            done = [s for s in running if self.outstanding[self.suite_index[s]] == 0]
+            for suite in done:
+                starts.finish(suite)
+                running.discard(suite)
+            ready = set(starts.ready()) if done else set()
+            if done:
+                continue  # their dependents may start now
             # Injected faults keep scheduling deaths forever: a campaign that can no longer
             # finish (say, every worker excluded) must still end the simulation.
-            if finished or not self.events or self.clock > HORIZON:
+            if not running or not self.events or self.clock > HORIZON:
                 break
             self._step()
         work = self.workload
@@ -167,7 +176,7 @@ class Simulation:
         bad: list[Shard] = []
         for shard in self.workload.shards:
             fits_any = bool(self.fleet.fitting_groups(needs_key(shard.needs)))
-            (ok if fits_any and shard.suite in self.level_of else bad).append(shard)
+            (ok if fits_any and shard.suite in self.suite_index else bad).append(shard)
         return ok, tuple(s.shard_id for s in bad)
 
     def _schedule_faults(self) -> None:
@@ -196,13 +205,13 @@ class Simulation:
                 self.fleet.revive(payload)  # type: ignore[arg-type]
                 self._next_random_fault(payload, now)  # type: ignore[arg-type]
             else:
-                attempt, level, avoid = payload  # type: ignore[misc]
-                self._ready(attempt, level, avoid, now)  # type: ignore[has-type]
+                attempt, suite_no, avoid = payload  # type: ignore[misc]
+                self._ready(attempt, suite_no, avoid, now)  # type: ignore[has-type]
         self._place(now)
 
-    def _ready(self, attempt: Attempt, level: int, avoid: frozenset[str], now: float) -> None:
+    def _ready(self, attempt: Attempt, suite_no: int, avoid: frozenset[str], now: float) -> None:
         self.seq += 1
-        ready = _Ready(self.seq, attempt, level, now, avoid)
+        ready = _Ready(self.seq, attempt, suite_no, now, avoid)
         if avoid:
             self.picky.append(ready)
         else:
@@ -224,7 +233,7 @@ class Simulation:
         token = ready.token
         self.queue_delays.append(now - ready.since)
         seconds = self._seconds(attempt) + self.orch.task_overhead
-        self.running[token] = _Running(attempt, worker, ready.level, now)
+        self.running[token] = _Running(attempt, worker, ready.suite_no, now)
         self.on_worker.setdefault(worker, set()).add(token)
         self._push(now + seconds, _FINISH, token)
         return True
@@ -243,7 +252,7 @@ class Simulation:
         self.busy[run.worker] += now - run.start
         self.fleet.give_back(run.worker)
         self.book.worker_succeeded(self.fleet.workers[run.worker].name, now)
-        self.outstanding[run.level] -= 1
+        self.outstanding[run.suite_no] -= 1
         self.end = max(self.end, now)
 
     def _worker_died(self, worker: int, now: float) -> None:
@@ -258,14 +267,14 @@ class Simulation:
             self.busy[worker] += now - run.start
             self.fleet.slots[worker] += 1
             lost = Failure(ErrorClass.INFRASTRUCTURE, "worker_lost", f"worker {name} lost", name)
-            self._recover(run.attempt, run.level, lost, now)
+            self._recover(run.attempt, run.suite_no, lost, now)
         circuit = self.book.circuit(name)
         if circuit.state is CircuitState.OPEN and circuit.opened_at is not None:
             # Placement respects the open circuit: the worker gets nothing until its probe.
             back = max(back, circuit.opened_at + self.book.policy.cooldown)
         self._push(back, _UP, worker)
 
-    def _recover(self, attempt: Attempt, level: int, failure: Failure, now: float) -> None:
+    def _recover(self, attempt: Attempt, suite_no: int, failure: Failure, now: float) -> None:
         """Exactly the flow's steps (flows/shard_runs.py `_recover`), minus the store."""
         if failure.worker:
             circuit = self.book.worker_failed(failure.worker, now, failure.message)
@@ -283,9 +292,9 @@ class Simulation:
             self.given_up.append(attempt.record_id)
         placeable = [f for f in follow_ups if self.fleet.fitting_groups(needs_key(f.needs))]
         self.given_up += [f.record_id for f in follow_ups if f not in placeable]
-        self.outstanding[level] += len(placeable) - 1
+        self.outstanding[suite_no] += len(placeable) - 1
         for follow_up in placeable:
-            self._submit(follow_up, level, now)
+            self._submit(follow_up, suite_no, now)
 
     def _result(self, bound: float, unplaced: tuple[str, ...]) -> SimResult:
         makespan = self.end

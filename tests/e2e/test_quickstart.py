@@ -183,6 +183,29 @@ def test_a_failing_command_suite_skips_its_dependents(dtf_cli: DtfCommand, tmp_p
     store.close()
 
 
+def test_a_dependent_suite_starts_when_its_dependency_ends_not_its_level(
+    dtf_cli: DtfCommand, tmp_path: Path
+) -> None:
+    campaign = tmp_path / "dag.yaml"
+    campaign.write_text(
+        "name: dag\n"
+        f"source: {Path('examples/quickstart').resolve()}\n"
+        "suites:\n"
+        "  - {name: slow, kind: command, command: 'sleep 8'}\n"
+        "  - {name: build, kind: command, command: 'echo built'}\n"
+        "  - {name: unit, kind: command, command: 'echo ran', depends_on: [build]}\n",
+        encoding="utf-8",
+    )
+    done = dtf_cli("run", str(campaign), "--workers", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    store = _store(dtf_cli)
+    shards = {r["suite"]: r for r in store.shards_of(str(_latest_run(store)["run_id"]))}
+    store.close()
+    # unit depends only on build, which shares slow's level: it ran on the other worker
+    # while slow slept, not after the whole level.
+    assert shards["unit"]["finished_at"] < shards["slow"]["finished_at"] - 3, shards
+
+
 def test_detach_returns_at_once_and_the_run_finishes_in_the_background(
     dtf_cli: DtfCommand,
 ) -> None:

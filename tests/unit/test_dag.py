@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dtf.errors import PlanError
-from dtf.planning.dag import dependents_of, suite_levels
+from dtf.planning.dag import SuiteStarts, dependents_of, suite_levels
 from dtf.spec.models import Suite
 
 
@@ -47,3 +47,26 @@ def test_dependents_are_transitive_and_spare_independent_branches() -> None:
     assert dependents_of(suites, "build") == ["unit", "e2e"]
     assert dependents_of(suites, "lint") == ["docs"]
     assert dependents_of(suites, "e2e") == []
+
+
+def test_a_suite_starts_when_its_own_dependencies_finish_not_its_level() -> None:
+    levels = suite_levels(_suites(build=(), slow=(), unit=("build",), e2e=("unit", "slow")))
+    starts = SuiteStarts(levels, {"unit": ("build",), "e2e": ("unit", "slow")})
+    assert starts.ready() == ["build", "slow"]
+    assert starts.ready() == []  # each suite is handed out once
+    starts.finish("build")
+    assert starts.ready() == ["unit"]  # slow, of build's level, still runs
+    starts.finish("unit")
+    assert starts.ready() == []  # e2e also waits for slow
+    starts.finish("slow")
+    assert starts.ready() == ["e2e"]
+
+
+def test_dropped_suites_never_start_and_outside_dependencies_do_not_hold_back() -> None:
+    # A resumed run's plan may lack a suite that finished in its first attempt.
+    starts = SuiteStarts([["unit", "lint"], ["e2e"]], {"unit": ("build",), "e2e": ("unit",)})
+    assert starts.ready() == ["unit", "lint"]
+    assert starts.has_dependents("unit") and not starts.has_dependents("lint")
+    starts.drop(["e2e", "unit"])  # unit has started: only e2e is dropped
+    starts.finish("unit")
+    assert starts.ready() == []

@@ -51,6 +51,18 @@ def test_a_dependent_suite_waits_for_its_dependency() -> None:
     assert result.lower_bound == pytest.approx(5.0)
 
 
+def test_a_dependent_starts_with_its_dependency_done_not_its_whole_level() -> None:
+    suites = [_suite("a", 1.0), _suite("slow", 10.0), _suite("b", 1.0, depends_on=("a",))]
+    workload = plan_workload(suites, target_seconds=10.0)
+    orch = Orchestration(submit_rate=1000.0, task_overhead=0.0)
+    result = simulate(workload, cpu_fleet(2), default_ladder(), orchestration=orch)
+    assert workload.levels == (("a", "slow"), ("b",))
+    # slow is submitted first (longest first, at 1 ms); b runs on a's worker from about 1 s,
+    # beside slow: the run ends with slow, not at 11 s as it would if b waited for the whole
+    # first level.
+    assert result.makespan == pytest.approx(10.001)
+
+
 def test_orchestration_load_counts_task_runs_and_the_flow_bound() -> None:
     workload = plan_workload([_suite("a", 1.0, 1.0, 1.0, 1.0)], target_seconds=1.0)
     slow = simulate(workload, cpu_fleet(4), default_ladder(),
