@@ -1,4 +1,4 @@
-"""Runs a level of shards on Dask: submits attempts, stores results, reruns failures, recovers."""
+"""Runs suites' shards on Dask: submits attempts, stores results, reruns failures, recovers."""
 
 from __future__ import annotations
 
