@@ -256,9 +256,7 @@ def _run_suites(
             starts.drop(skipped)
         ready = starts.ready()
         if ready:
-            # The estimated schedule assumes idle workers: with other suites still running,
-            # Dask's own placement knows better.
-            executor.submit(ready, plan_placement=executor.idle)
+            executor.submit(ready)
 
 
 def _gates(store: ResultStore, run_id: str, spec: Campaign, suites: list[str]) -> list[GateResult]:

@@ -73,21 +73,18 @@ class ShardExecutor:
         while self.wait_suites():
             pass
 
-    @property
-    def idle(self) -> bool:
-        """Whether no attempt is running or held."""
-        return not self.pending and not self.waiting
-
-    def submit(self, suites: list[str], repeat: int = 1, *, plan_placement: bool = True) -> None:
-        """Submit the suites' shards, each `repeat` times; `plan_placement` has each prefer
-        its worker in the estimated schedule, which assumes the fleet is otherwise idle."""
+    def submit(self, suites: list[str], repeat: int = 1) -> None:
+        """Submit the suites' shards, each `repeat` times. With nothing else running, each
+        prefers its worker in the estimated schedule, which assumes idle workers; otherwise
+        Dask's own placement, which sees what runs, decides."""
+        idle = not self.pending and not self.waiting
         self.open.update(dict.fromkeys(suites))
         shards = [s for s in self.manifest.shards if s.suite in suites]
         fleet = [Worker(name, res, max(1, self.threads.get(name, 1)))
                  for name, res in sorted(self.book.fleet.items())]  # fmt: skip
         homes = batch_homes(shards, self.book.fleet)
         # The estimate plans one pass; repeated passes are left to Dask's own placement.
-        planned = planned_workers(shards, fleet) if repeat == 1 and plan_placement else {}
+        planned = planned_workers(shards, fleet) if repeat == 1 and idle else {}
         for _ in range(repeat):
             for shard in submission_order(shards, fleet):
                 number = self.book.next_number(shard.shard_id)

@@ -159,7 +159,7 @@ class Simulation:
                 running.discard(suite)
             ready = set(starts.ready()) if done else set()
             if done:
-                continue  # their dependents may start now
+                continue  # ready holds their dependents that may start now
             # Injected faults keep scheduling deaths forever: a campaign that can no longer
             # finish (say, every worker excluded) must still end the simulation.
             if not running or not self.events or self.clock > HORIZON:
